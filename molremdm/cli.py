@@ -1,0 +1,95 @@
+"""Command-line interface: argument parsing only; the work is done by library functions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_TRAIN_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train" / "qm9_mdlm_cfg.yaml"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", formatter_class=HelpFormatter,
+        help="train a masked diffusion model on QM9",
+        description="Train a masked diffusion (MDLM) model. Values on the command line override "
+                    "the config file. Class 1 of the label means 'property above its percentile'.")
+    parser.add_argument("--config", type=Path, default=DEFAULT_TRAIN_CONFIG,
+                        help="YAML config with sections data, network, optim, run")
+    parser.add_argument("--property", help="property to label for guidance: ring_count, qed or a "
+                        "QM9 column such as gap (default: from the config)")
+    parser.add_argument("--max-steps", type=int, help="optimiser steps (default: from the config)")
+    parser.add_argument("--batch-size", type=int, help="molecules per step (default: from config)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: from the config)")
+    parser.add_argument("--width", type=int, help="transformer width (default: from the config)")
+    parser.add_argument("--depth", type=int, help="transformer layers (default: from the config)")
+    parser.add_argument("--val-every", type=int, dest="val_every_steps",
+                        help="optimiser steps between validations (default: from the config)")
+    parser.add_argument("--precision", choices=["bf16-mixed", "32-true"],
+                        help="bf16 autocast or float32 (default: from the config)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--seed", type=int, help="random seed (default: from the config)")
+    parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
+    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME")
+    parser.add_argument("--logger", choices=["csv", "wandb"],
+                        help="experiment logger; wandb runs offline without a key or network")
+    parser.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from "
+                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt)")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from molremdm.training.run import load_config, train
+
+    overrides = {
+        "data": {"property": args.property},
+        "network": {"width": args.width, "depth": args.depth},
+        "optim": {"max_steps": args.max_steps, "lr": args.lr},
+        "run": {"batch_size": args.batch_size, "precision": args.precision,
+                "threads": args.threads, "seed": args.seed, "output_dir": args.output_dir,
+                "name": args.name, "logger": args.logger,
+                "val_every_steps": args.val_every_steps},
+    }
+    if args.resume is not None and not args.resume.is_file():
+        raise FileNotFoundError(f"checkpoint to resume from {args.resume} not found")
+    config = load_config(args.config, overrides)
+    folder = train(config, resume=args.resume)
+    print(f"exported model: {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molremdm", formatter_class=HelpFormatter,
+        description="Property-steered molecule generation with masked diffusion, ReMDM "
+                    "remasking and guidance.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    from molremdm import cli_sample
+    cli_sample.add_commands(commands, HelpFormatter)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"train": _run_train}
+    from molremdm import cli_sample
+    handlers.update(cli_sample.HANDLERS)
+    try:
+        return handlers[args.command](args)
+    except (ValueError, FileNotFoundError, NotImplementedError) as error:
+        print(f"molremdm {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

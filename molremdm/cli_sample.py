@@ -1,0 +1,7 @@
+"""Command-line parsing for sample and evaluate."""
+
+HANDLERS: dict = {}
+
+
+def add_commands(commands, formatter) -> None:
+    pass

@@ -1,0 +1,72 @@
+"""Training callbacks: sample quality during validation and model export at the end."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from molremdm.chem.metrics import evaluate_samples
+from molremdm.chem.tokenizer import SmilesTokenizer
+from molremdm.models.checkpoint import export_model
+from molremdm.sampling.guidance import LabelDenoiser
+from molremdm.sampling.sampler import sample
+
+logger = logging.getLogger(__name__)
+
+
+class SampleQuality(L.Callback):
+    """After each validation, sample unguided molecules from the EMA weights and log validity
+    and uniqueness (``val/validity``, ``val/uniqueness``). MDLM sampling with a fixed seed."""
+
+    def __init__(self, num_samples: int = 256, steps: int = 32, seed: int = 0):
+        self.num_samples, self.steps, self.seed = num_samples, steps, seed
+
+    @torch.no_grad()
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.num_samples == 0:
+            return
+        config = module.model_config
+        tokenizer = SmilesTokenizer.from_vocab(module.hparams.vocab)
+        network = module.ema.module
+        was_training = network.training
+        network.eval()
+        label = config.num_classes if config.num_classes else None
+        denoiser = LabelDenoiser(network, label, config.num_classes, config.time_conditioning)
+        generator = torch.Generator(device=module.device).manual_seed(self.seed)
+        with torch.autocast(module.device.type, dtype=torch.bfloat16,
+                            enabled=trainer.precision.startswith("bf16")):
+            result = sample(denoiser, num_samples=self.num_samples, length=config.length,
+                            mask_id=module.process.mask_id, steps=self.steps,
+                            generator=generator, device=module.device)
+        network.train(was_training)
+        smiles = [d.smiles for d in tokenizer.decode_batch(result.tokens)]
+        metrics = evaluate_samples(smiles, properties=())
+        module.log("val/validity", metrics["validity"])
+        module.log("val/uniqueness", metrics["uniqueness"] if metrics["num_valid"] else 0.0)
+
+
+class ExportBest(L.Callback):
+    """At the end of fitting, export the EMA weights of the best checkpoint (by ``val/nll``)
+    or, when there is none, of the current module, to ``folder``."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        config = module.export_config()
+        if best:
+            checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+            prefix = "ema.module."
+            weights = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items()
+                       if k.startswith(prefix)}
+            config["global_step"] = int(checkpoint["global_step"])
+            config["selected_by"] = {"val/nll": float(trainer.checkpoint_callback.best_model_score),
+                                     "checkpoint": Path(best).name}
+        else:
+            weights = module.ema.module.state_dict()
+        export_model(weights, config, self.folder)
+        logger.info("exported EMA model (step %s) to %s", config["global_step"], self.folder)

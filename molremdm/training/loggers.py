@@ -1,0 +1,57 @@
+"""Experiment loggers: CSV by default, W&B on request (offline unless it can really go online).
+
+wandb is imported only when the W&B logger is requested.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from lightning.pytorch.loggers import CSVLogger, Logger
+
+logger = logging.getLogger(__name__)
+
+WANDB_HOST = ("api.wandb.ai", 443)
+
+
+def _wandb_can_go_online(timeout: float = 2.0) -> bool:
+    """True when a W&B key is configured and the W&B host answers within ``timeout`` seconds."""
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").is_file()
+    if not has_key:
+        return False
+    try:
+        with socket.create_connection(WANDB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molremdm",
+                config: dict | None = None) -> Logger:
+    """Build a Lightning logger. ``kind`` is "csv" or "wandb".
+
+    For W&B the mode is $WANDB_MODE when set; otherwise online only when a key is configured
+    and the host is reachable, else offline, so a run never waits on the network. Every run
+    gets a fresh id, so two unnamed runs never share one (offline runs cannot be resumed by id).
+    """
+    save_dir = Path(save_dir)
+    if kind == "csv":
+        return CSVLogger(save_dir=str(save_dir), name=name)
+    if kind != "wandb":
+        raise ValueError(f"unknown logger {kind!r}; choose 'csv' or 'wandb'")
+
+    from lightning.pytorch.loggers import WandbLogger
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if _wandb_can_go_online() else "offline")
+    if mode not in ("online", "offline", "disabled"):
+        raise ValueError(f"WANDB_MODE={mode!r} is not one of online, offline, disabled")
+    logger.info("W&B logging in %s mode to %s", mode, save_dir)
+    run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+    # log_model=False: Lightning refuses model artifacts in offline mode, and checkpoints
+    # already live in the run folder.
+    return WandbLogger(project=project, name=name, id=run_id, save_dir=str(save_dir),
+                       mode=mode, log_model=False, config=config)

@@ -1,0 +1,150 @@
+"""A complete training run: configuration, data, Trainer with checkpoints, export."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from molremdm.data.prepare import DataConfig, prepare_data
+from molremdm.diffusion.masked import MaskedProcess
+from molremdm.diffusion.schedules import LogLinearSchedule
+from molremdm.training.callbacks import ExportBest, SampleQuality
+from molremdm.training.datamodule import MoleculeDataModule
+from molremdm.training.loggers import make_logger
+from molremdm.training.module import MaskedDiffusionModule, OptimConfig
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("bf16-mixed", "32-true")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Network size; vocabulary size, length and classes come from the data."""
+
+    width: int = 256
+    depth: int = 4
+    heads: int = 8
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+    conditional: bool = True  # label embedding with a null label, for classifier-free guidance
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Trainer settings: batch, precision, validation and checkpoint cadence, output folder."""
+
+    batch_size: int = 256
+    precision: str = "bf16-mixed"
+    gradient_clip: float = 1.0
+    val_every_steps: int = 500
+    sample_every_validation: int = 256  # molecules sampled after each validation (0 = none)
+    seed: int = 0
+    threads: int | None = None  # torch CPU threads; None keeps torch's default
+    output_dir: str = "runs"
+    name: str = "qm9-mdlm"
+    logger: str = "csv"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} is not one of {PRECISIONS}")
+        if self.batch_size < 1 or self.val_every_steps < 1:
+            raise ValueError("batch_size and val_every_steps must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], section: str):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in config section {section!r}; "
+                         f"known keys: {sorted(known)}")
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Validate a nested dict (as read from YAML) into a TrainConfig."""
+    sections = {"data": DataConfig, "network": NetworkConfig, "optim": OptimConfig,
+                "run": RunConfig}
+    unknown = sorted(set(data) - set(sections))
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; known: {sorted(sections)}")
+    return TrainConfig(**{name: _build(cls, data.get(name) or {}, name)
+                          for name, cls in sections.items()})
+
+
+def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None
+                ) -> TrainConfig:
+    """Read a YAML config (or start from the defaults) and apply per-section overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} not found")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a mapping of sections")
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return config_from_dict(data)
+
+
+def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
+    """Train and export; returns the exported model folder ``<output_dir>/<name>/model``.
+
+    ``resume`` continues a run from a Lightning checkpoint: raw and EMA weights, optimiser,
+    scheduler, step counters and the position in the epoch's data order are restored.
+    """
+    run = config.run
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    L.seed_everything(run.seed, workers=True)
+    run_dir = Path(run.output_dir) / run.name
+
+    prepared = prepare_data(config.data)
+    tokenizer, labels = prepared.tokenizer, prepared.label_definition
+    net = config.network
+    model = {"vocab_size": len(tokenizer), "length": config.data.length, "width": net.width,
+             "depth": net.depth, "heads": net.heads, "mlp_ratio": net.mlp_ratio,
+             "dropout": net.dropout, "num_classes": labels.num_classes if net.conditional else 0,
+             "time_conditioning": False}
+    process = MaskedProcess(tokenizer.mask_id, LogLinearSchedule(1e-3))
+    module = MaskedDiffusionModule(
+        model=model, process=process.to_dict(), optim=asdict(config.optim),
+        vocab=tokenizer.vocab, label_definition=labels.to_dict() if net.conditional else None,
+        data=asdict(config.data))
+    datamodule = MoleculeDataModule(config.data, run.batch_size, seed=run.seed, prepared=prepared)
+
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="step{step:06d}-nll{val/nll:.4f}",
+        auto_insert_metric_name=False, monitor="val/nll", mode="min", save_top_k=1,
+        save_last=True)  # saved after every validation, so val/nll is current
+    trainer = L.Trainer(
+        accelerator="auto", devices=1, precision=run.precision, max_steps=config.optim.max_steps,
+        max_epochs=-1, gradient_clip_val=run.gradient_clip, val_check_interval=run.val_every_steps,
+        check_val_every_n_epoch=None, log_every_n_steps=25, num_sanity_val_steps=0,
+        default_root_dir=str(run_dir), enable_model_summary=True,
+        logger=make_logger(run.logger, run_dir, run.name, config=config.to_dict()),
+        callbacks=[checkpoints, SampleQuality(run.sample_every_validation, seed=run.seed),
+                   ExportBest(run_dir / "model")],
+    )
+    logger.info("training %s: %s", run.name, labels.describe())
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    return run_dir / "model"
