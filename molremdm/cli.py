@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers.update(cli_sample.HANDLERS)
     try:
         return handlers[args.command](args)
-    except (ValueError, FileNotFoundError, NotImplementedError) as error:
+    except (ValueError, FileNotFoundError, NotImplementedError) as error:  # includes CheckpointError
         print(f"molremdm {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -55,3 +55,11 @@ def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molr
     # already live in the run folder.
     return WandbLogger(project=project, name=name, id=run_id, save_dir=str(save_dir),
                        mode=mode, log_model=False, config=config)
+
+
+def finish_logger(experiment_logger: Logger) -> None:
+    """Close a W&B run so its folder holds the final config and summary; other loggers flush."""
+    if type(experiment_logger).__name__ == "WandbLogger":
+        experiment_logger.experiment.finish()
+    else:
+        experiment_logger.save()

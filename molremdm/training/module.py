@@ -96,6 +96,15 @@ class MaskedDiffusionModule(L.LightningModule):
         nll = self._loss(self.ema.module, x, self._labels(labels, drop=False), generator)
         self.log("val/nll", nll, prog_bar=True, batch_size=x.shape[0])
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Noise draws (times, masks, label dropout) use the global torch generator; saving it
+        # makes a resumed run draw exactly what the uninterrupted run would have drawn.
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
+
     def configure_optimizers(self):
         config = self.optim_config
         decay, no_decay = [], []

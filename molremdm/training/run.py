@@ -12,12 +12,12 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from molremdm.data.prepare import DataConfig, prepare_data
+from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
 from molremdm.diffusion.masked import MaskedProcess
 from molremdm.diffusion.schedules import LogLinearSchedule
 from molremdm.training.callbacks import ExportBest, SampleQuality
 from molremdm.training.datamodule import MoleculeDataModule
-from molremdm.training.loggers import make_logger
+from molremdm.training.loggers import finish_logger, make_logger
 from molremdm.training.module import MaskedDiffusionModule, OptimConfig
 
 logger = logging.getLogger(__name__)
@@ -106,11 +106,14 @@ def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | 
     return config_from_dict(data)
 
 
-def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
+def train(config: TrainConfig, resume: str | Path | None = None,
+          prepared: PreparedData | None = None,
+          callbacks: list[L.Callback] | None = None) -> Path:
     """Train and export; returns the exported model folder ``<output_dir>/<name>/model``.
 
     ``resume`` continues a run from a Lightning checkpoint: raw and EMA weights, optimiser,
-    scheduler, step counters and the position in the epoch's data order are restored.
+    scheduler, step counters, the torch random state and the position in the epoch's data
+    order are restored. ``prepared`` replaces the data set named in ``config.data``.
     """
     run = config.run
     if run.threads:
@@ -118,7 +121,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     L.seed_everything(run.seed, workers=True)
     run_dir = Path(run.output_dir) / run.name
 
-    prepared = prepare_data(config.data)
+    prepared = prepared or prepare_data(config.data)
     tokenizer, labels = prepared.tokenizer, prepared.label_definition
     net = config.network
     model = {"vocab_size": len(tokenizer), "length": config.data.length, "width": net.width,
@@ -143,8 +146,11 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         default_root_dir=str(run_dir), enable_model_summary=True,
         logger=make_logger(run.logger, run_dir, run.name, config=config.to_dict()),
         callbacks=[checkpoints, SampleQuality(run.sample_every_validation, seed=run.seed),
-                   ExportBest(run_dir / "model")],
+                   ExportBest(run_dir / "model"), *(callbacks or [])],
     )
     logger.info("training %s: %s", run.name, labels.describe())
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
+    finally:
+        finish_logger(trainer.logger)
     return run_dir / "model"

@@ -1,0 +1,38 @@
+"""Reading sample files and reference sets for evaluation."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from molremdm.chem.metrics import canonicalize_samples
+
+
+def read_samples(path: str | Path) -> list[str | None]:
+    """Read samples from a CSV with a ``smiles`` column or a text file with one SMILES per line.
+
+    A file ending in .csv is read as CSV; an empty field or an empty line is an empty sample
+    (invalid), so the sample count stays that of the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"samples file {path} not found")
+    text = path.read_text()
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        if reader.fieldnames is None or "smiles" not in reader.fieldnames:
+            raise ValueError(f"{path} has no 'smiles' column (columns: {reader.fieldnames}); "
+                             "write one SMILES per row under a 'smiles' header")
+        return [(row["smiles"] or "").strip() for row in reader]
+    return [line.strip() for line in text.splitlines()]
+
+
+def load_reference(spec: str | None) -> set[str] | None:
+    """The novelty reference: "qm9" (all of the bundled QM9), "none", or a samples-style file
+    whose valid molecules are canonicalised with the installed RDKit."""
+    if spec is None or spec == "none":
+        return None
+    if spec == "qm9":
+        from molremdm.data.qm9 import reference_smiles
+        return reference_smiles()
+    return {c for c in canonicalize_samples(read_samples(spec)) if c is not None}

@@ -1,0 +1,125 @@
+"""Sampling from a loaded model with a chosen sampler and guidance, decoding and scoring."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from molremdm.chem.metrics import canonicalize_samples
+from molremdm.chem.properties import compute_property
+from molremdm.data.cache import atomic_write_text
+from molremdm.models.checkpoint import LoadedModel
+from molremdm.sampling.guidance import ClassifierFreeGuidance, LabelDenoiser
+from molremdm.sampling.sampler import SampleResult, sample
+from molremdm.sampling.strategies import make_strategy
+
+GUIDANCE_KINDS = ("none", "cfg")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Everything that decides a sampling run besides the model."""
+
+    num_samples: int = 1024
+    steps: int = 64
+    sampler: str = "mdlm"
+    eta: float | None = None
+    t_on: float | None = None
+    t_off: float | None = None
+    alpha_on: float | None = None
+    guidance: str = "none"
+    gamma: float = 0.0
+    target: int = 1
+    seed: int = 0
+    batch_size: int | None = None
+    precision: str = "32"
+
+    def __post_init__(self) -> None:
+        if self.guidance not in GUIDANCE_KINDS:
+            raise ValueError(f"guidance {self.guidance!r} is not one of {GUIDANCE_KINDS}")
+        if self.precision not in ("32", "bf16"):
+            raise ValueError(f"precision {self.precision!r} is not one of ['32', 'bf16']")
+        if self.num_samples < 1 or self.steps < 1:
+            raise ValueError(f"num_samples and steps must be >= 1, got {self.num_samples}, "
+                             f"{self.steps}")
+        self.strategy_options()  # validates the sampler name, its options and their ranges
+
+    def strategy_options(self) -> dict[str, float]:
+        options = {"eta": self.eta, "t_on": self.t_on, "t_off": self.t_off,
+                   "alpha_on": self.alpha_on}
+        return make_strategy(self.sampler, **options).describe()
+
+
+def build_denoiser(model: LoadedModel, settings: SamplingSettings):
+    """The denoiser for a model and guidance setting.
+
+    Unguided sampling of a conditional model uses the null label (exactly D-CFG at gamma = 0).
+    """
+    network, classes = model.network, model.num_classes
+    time_conditioned = network.config.time_conditioning
+    if settings.guidance == "cfg":
+        return ClassifierFreeGuidance(model, settings.target, settings.gamma, classes,
+                                      time_conditioned)
+    label = classes if classes else None
+    return LabelDenoiser(model, label, classes, time_conditioned)
+
+
+def generate(model: LoadedModel, settings: SamplingSettings,
+             progress: bool = False) -> tuple[SampleResult, list[str | None]]:
+    """Sample and decode. Returns the run record and one SMILES per sample (None if invalid)."""
+    denoiser = build_denoiser(model, settings)
+    options = {k: v for k, v in settings.strategy_options().items() if k != "strategy"}
+    device = next(model.network.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                         enabled=settings.precision == "bf16"):
+        result = sample(denoiser, num_samples=settings.num_samples,
+                        length=model.network.config.length, mask_id=model.process.mask_id,
+                        steps=settings.steps, strategy=settings.sampler, generator=generator,
+                        batch_size=settings.batch_size, schedule=model.process.schedule,
+                        device=device, progress=progress, **options)
+    decoded = model.tokenizer.decode_batch(result.tokens.cpu())
+    return result, [d.smiles for d in decoded]
+
+
+def run_record(settings: SamplingSettings, result: SampleResult, metrics: dict[str, Any],
+               checkpoint: str) -> dict[str, Any]:
+    """One flat results row: sampling parameters, strategy options, NFE, wall time, metrics."""
+    record = {"checkpoint": checkpoint, **asdict(settings), **result.strategy,
+              "nfe": result.nfe, "wall_time_s": round(result.wall_time, 3), **metrics}
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+
+
+def samples_table(smiles: list[str | None]) -> str:
+    """CSV text with one row per sample: smiles (empty when decoding failed), valid,
+    canonical_smiles, qed, ring_count (empty when invalid)."""
+    canonical = canonicalize_samples(smiles)
+    valid = [c for c in canonical if c]
+    values = {name: dict(zip(valid, compute_property(name, valid)))
+              for name in ("qed", "ring_count")}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["smiles", "valid", "canonical_smiles", "qed", "ring_count"])
+    for raw, canon in zip(smiles, canonical):
+        if canon is None:
+            writer.writerow([raw or "", 0, "", "", ""])
+        else:
+            writer.writerow([raw, 1, canon, f"{values['qed'][canon]:.6f}",
+                             int(values["ring_count"][canon])])
+    return buffer.getvalue()
+
+
+def write_outputs(smiles: list[str | None], record: dict[str, Any], out: Path | None,
+                  json_path: Path | None) -> None:
+    """Write the samples CSV and the JSON record, each atomically."""
+    if out is not None:
+        atomic_write_text(out, samples_table(smiles))
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
