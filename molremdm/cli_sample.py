@@ -9,8 +9,11 @@ import math
 import os
 from pathlib import Path
 
+from molremdm.sampling.strategies import STRATEGIES
+
 logger = logging.getLogger(__name__)
 
+SAMPLERS = list(STRATEGIES)
 METRIC_KEYS_SHOWN = ("num_samples", "validity", "uniqueness", "novelty", "num_novel",
                      "mean_qed", "mean_ring_count", "novel_mean_qed", "novel_mean_ring_count")
 
@@ -26,20 +29,26 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "Lightning .ckpt from training")
     sample.add_argument("-n", "--num-samples", type=int, default=1024, help="molecules to sample")
     sample.add_argument("--steps", type=int, default=64, help="denoising steps T")
-    sample.add_argument("--sampler", default="mdlm",
-                        choices=["mdlm", "remdm-cap", "remdm-rescale", "remdm-loop"],
-                        help="mdlm: ancestral sampling; remdm-cap: sigma = min(eta, sigma_max), "
-                        "eta default 0.02; remdm-rescale: sigma = eta * sigma_max, eta default "
-                        "0.015; remdm-loop: MDLM to alpha_on at t_on, remask with sigma = eta "
-                        "until t_off, then MDLM")
-    sample.add_argument("--eta", type=float, help="remasking strength: in [0, 1] for cap and "
-                        "rescale, in [0, (1 - alpha_on) / alpha_on] for loop (default 0.02)")
+    sample.add_argument("--sampler", default="mdlm", choices=SAMPLERS,
+                        help="mdlm: ancestral sampling; remdm-cap: sigma = min(eta, sigma_max); "
+                        "remdm-rescale: sigma = eta * sigma_max; remdm-conf: remask the least "
+                        "confident tokens first; remdm-loop: MDLM to alpha_on at t_on, remask "
+                        "with sigma = eta until t_off, then MDLM; remdm-switch: MDLM until "
+                        "t_switch, then cap; forward-backward and dfm: corrector baselines. "
+                        "See docs/samplers.md")
+    sample.add_argument("--eta", type=float, help="remasking strength: in [0, 1] for cap "
+                        "(default 0.02), rescale (0.015), switch (0.02) and conf (1.0); in "
+                        "[0, (1 - alpha_on) / alpha_on] for loop (0.02)")
     sample.add_argument("--t-on", type=float, help="loop start time, t_off < t_on < 1 "
                         "(default 0.55)")
     sample.add_argument("--t-off", type=float, help="loop end time, 0 < t_off < t_on "
                         "(default 0.05)")
     sample.add_argument("--alpha-on", type=float, help="clean fraction held during the loop, "
                         "in (0, 1) (default 0.9)")
+    sample.add_argument("--t-switch", type=float, help="switch: time in [0, 1] below which "
+                        "remasking starts (default 0.5)")
+    sample.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely "
+                        "tokens up to this mass, in (0, 1] (default: off)")
     sample.add_argument("--guidance", choices=["none", "cfg"], default="none",
                         help="cfg: classifier-free guidance toward --target")
     sample.add_argument("--gamma", type=float, default=1.0, help="guidance strength: 0 = "
@@ -99,7 +108,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
     settings = SamplingSettings(
         num_samples=args.num_samples, steps=args.steps, sampler=args.sampler, eta=args.eta,
-        t_on=args.t_on, t_off=args.t_off, alpha_on=args.alpha_on, guidance=args.guidance,
+        t_on=args.t_on, t_off=args.t_off, alpha_on=args.alpha_on, t_switch=args.t_switch,
+        top_p=args.top_p, guidance=args.guidance,
         gamma=args.gamma if args.guidance == "cfg" else 0.0, target=args.target,
         seed=args.seed, batch_size=args.batch_size, precision=args.precision)
     for path in (args.out, args.json):

@@ -122,3 +122,30 @@ def test_help_documents_defaults(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "default" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sampler, extra", [
+    ("mdlm", []), ("remdm-cap", ["--eta", "0.1"]), ("remdm-rescale", ["--eta", "0.5"]),
+    ("remdm-conf", ["--eta", "0.5"]), ("remdm-loop", ["--t-on", "0.6", "--t-off", "0.1",
+                                                    "--alpha-on", "0.8", "--eta", "0.1"]),
+    ("remdm-switch", ["--t-switch", "0.3", "--eta", "0.05"]), ("forward-backward", []),
+    ("dfm", []), ("mdlm", ["--top-p", "0.9"]),
+])
+def test_every_sampler_from_cli(exported, tmp_path, sampler, extra):
+    report = tmp_path / "r.json"
+    assert main(["sample", "--checkpoint", str(exported), "-n", "8", "--steps", "6",
+                 "--sampler", sampler, *extra, "--out", str(tmp_path / "s.csv"),
+                 "--json", str(report), "--no-progress"]) == 0
+    record = json.loads(report.read_text())
+    assert record["strategy"] == sampler
+    for option, value in zip(extra[::2], extra[1::2]):
+        assert record[option[2:].replace("-", "_")] == float(value)
+
+
+def test_sample_help_lists_every_sampler(capsys):
+    with pytest.raises(SystemExit):
+        main(["sample", "--help"])
+    text = capsys.readouterr().out
+    for name in ("remdm-conf", "remdm-switch", "forward-backward", "dfm", "--t-switch",
+                 "--top-p"):
+        assert name in text

@@ -8,7 +8,7 @@ import torch
 from molremdm.diffusion.masked import NEG_LOG
 from molremdm.diffusion.schedules import LogLinearSchedule
 from molremdm.sampling.sampler import categorical, sample
-from molremdm.sampling.strategies import STRATEGIES, make_strategy, sigma_max
+from molremdm.sampling.strategies import STRATEGIES, StepState, make_strategy, sigma_max
 
 A, B, MASK = 0, 1, 2
 # Strongly correlated target: only AA and BB, so decoding both positions in one step shows up.
@@ -72,12 +72,16 @@ def test_mdlm_single_step_decodes_independently():
     ("remdm-cap", {"eta": 0.005}),
     ("remdm-rescale", {"eta": 0.01}),
     ("remdm-loop", {"eta": 0.005}),
+    ("remdm-switch", {"eta": 0.005}),
+    ("remdm-conf", {"eta": 0.01}),
+    ("forward-backward", {}),
+    ("dfm", {}),
 ])
 def test_remdm_small_eta_matches_target(strategy, options):
     assert total_variation(run(strategy, STEPS, **options).tokens) < TV_TOLERANCE
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.parametrize("strategy", sorted(n for n, c in STRATEGIES.items() if c.keeps_marginals))
 def test_masked_fraction_follows_alpha(strategy):
     observed = []
     generator = torch.Generator().manual_seed(1)
@@ -96,22 +100,29 @@ def test_masked_fraction_follows_alpha(strategy):
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("steps", [1, 2, 3, 7, 64, 1000])
 def test_sigma_within_bound_every_step(strategy, steps):
-    options = {"eta": 1.0} if strategy in ("remdm-cap", "remdm-rescale") else {}
+    options = {"eta": 1.0} if strategy in ("remdm-cap", "remdm-rescale", "remdm-switch") else {}
     rule = make_strategy(strategy, **options)
     grid = rule.grid(steps, LogLinearSchedule())
-    assert len(grid.alphas) == steps + 1
+    if strategy == "dfm":
+        assert len(grid.alphas) >= steps + 1
+    else:
+        assert len(grid.alphas) == steps + 1
     assert (grid.alphas[1:] >= grid.alphas[:-1]).all()
     assert grid.alphas[-1] > 0.9999
-    for k in range(steps):
-        a_t, a_s = float(grid.alphas[k]), float(grid.alphas[k + 1])
-        sigma = rule.sigma(k, a_t, a_s)
-        assert 0.0 <= sigma <= sigma_max(a_t, a_s)
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 3, (8, 5), generator=generator)
+    state = StepState(tokens, torch.rand(8, 5, generator=generator), MASK)
+    for k in range(len(grid.times) - 1):
+        t, a_t, a_s = float(grid.times[k]), float(grid.alphas[k]), float(grid.alphas[k + 1])
+        sigma = torch.as_tensor(rule.sigma(t, a_t, a_s, state), dtype=torch.float64)
+        assert sigma.min() >= 0.0
+        assert sigma.max() <= sigma_max(a_t, a_s) + 1e-12
         # the four ReMDM transition probabilities are non-negative
-        assert a_s - (1 - sigma) * a_t >= -1e-12
-        assert 1 - a_s - sigma * a_t >= -1e-12
+        assert (a_s - (1 - sigma) * a_t >= -1e-12).all()
+        assert (1 - a_s - sigma * a_t >= -1e-12).all()
 
 
-@pytest.mark.parametrize("strategy", ["remdm-cap", "remdm-rescale"])
+@pytest.mark.parametrize("strategy", ["remdm-cap", "remdm-rescale", "remdm-switch"])
 def test_zero_eta_equals_mdlm(strategy):
     mdlm = run("mdlm", 32, seed=5).tokens
     assert torch.equal(run(strategy, 32, seed=5, eta=0.0).tokens, mdlm)
@@ -177,6 +188,8 @@ def test_categorical_never_picks_zero_probability():
     ("remdm-loop", {"t_on": 0.1, "t_off": 0.2}, "0 < t_off < t_on < 1"),
     ("remdm-loop", {"alpha_on": 1.0}, "alpha_on=1.0"),
     ("remdm-loop", {"eta": 0.2, "alpha_on": 0.9}, "eta=0.2 is outside"),
+    ("remdm-switch", {"t_switch": 1.5}, "t_switch=1.5 is outside"),
+    ("remdm-conf", {"t_on": 0.1}, "does not take option"),
 ])
 def test_invalid_strategy_settings_rejected(name, options, message):
     with pytest.raises(ValueError, match=message):
@@ -201,3 +214,37 @@ def test_sample_rejects_bad_counts():
 
 def test_enumerated_outcomes_cover_target():
     assert set(TARGET) <= set(itertools.product([A, B], repeat=2))
+
+
+def test_switch_before_t_switch_equals_mdlm():
+    # t_switch = 0: sigma is 0 at every step, so the draws are MDLM's
+    assert torch.equal(run("remdm-switch", 32, seed=2, eta=0.5, t_switch=0.0).tokens,
+                       run("mdlm", 32, seed=2).tokens)
+
+
+def test_top_p_keeps_smallest_set_reaching_mass():
+    from molremdm.sampling.sampler import clean_probabilities
+    probs = torch.tensor([[[0.5, 0.3, 0.0, 0.15, 0.05]]], dtype=torch.float64)
+    z = torch.tensor([[2]])  # masked position (mask id 2)
+    cut = clean_probabilities(probs.log(), z, mask_id=2, top_p=0.8)
+    torch.testing.assert_close(cut, torch.tensor([[[0.625, 0.375, 0.0, 0.0, 0.0]]],
+                                                 dtype=torch.float64))
+    full = clean_probabilities(probs.log(), z, mask_id=2, top_p=1.0)
+    torch.testing.assert_close(full, probs)
+
+
+def test_top_p_out_of_range():
+    with pytest.raises(ValueError, match="top_p=0.0"):
+        sample(ExactDenoiser(), num_samples=2, length=2, mask_id=MASK, steps=2, top_p=0.0)
+
+
+def test_public_api_importable_without_lightning():
+    import subprocess
+    import sys
+    code = ("import sys; from molremdm.sampling import sample, STRATEGIES; "
+            "assert 'lightning' not in sys.modules; print(sorted(STRATEGIES))")
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                            text=True, timeout=120).stdout
+    for name in ("mdlm", "remdm-cap", "remdm-rescale", "remdm-conf", "remdm-loop",
+                 "remdm-switch", "forward-backward", "dfm"):
+        assert name in output

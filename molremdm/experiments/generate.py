@@ -34,6 +34,8 @@ class SamplingSettings:
     t_on: float | None = None
     t_off: float | None = None
     alpha_on: float | None = None
+    t_switch: float | None = None
+    top_p: float | None = None
     guidance: str = "none"
     gamma: float = 0.0
     target: int = 1
@@ -53,7 +55,9 @@ class SamplingSettings:
 
     def strategy_options(self) -> dict[str, float]:
         options = {"eta": self.eta, "t_on": self.t_on, "t_off": self.t_off,
-                   "alpha_on": self.alpha_on}
+                   "alpha_on": self.alpha_on, "t_switch": self.t_switch}
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p={self.top_p} is outside the allowed range (0, 1]")
         return make_strategy(self.sampler, **options).describe()
 
 
@@ -84,7 +88,7 @@ def generate(model: LoadedModel, settings: SamplingSettings,
                         length=model.network.config.length, mask_id=model.process.mask_id,
                         steps=settings.steps, strategy=settings.sampler, generator=generator,
                         batch_size=settings.batch_size, schedule=model.process.schedule,
-                        device=device, progress=progress, **options)
+                        device=device, progress=progress, top_p=settings.top_p, **options)
     decoded = model.tokenizer.decode_batch(result.tokens.cpu())
     return result, [d.smiles for d in decoded]
 

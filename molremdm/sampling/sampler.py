@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from molremdm.diffusion.masked import subs_log_probs
 from molremdm.diffusion.schedules import LogLinearSchedule
-from molremdm.sampling.strategies import Strategy, make_strategy, sigma_max
+from molremdm.sampling.strategies import StepState, Strategy, make_strategy, sigma_max
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, float, float, torch.Tensor], None]
@@ -75,22 +75,45 @@ def remasking_step(z_t: torch.Tensor, clean_probs: torch.Tensor, alpha_t: float,
     return categorical(probs, generator)
 
 
-def clean_probabilities(log_probs: torch.Tensor, z_t: torch.Tensor, mask_id: int) -> torch.Tensor:
-    """SUBS-constrained clean-token distribution (B, L, V) in float64."""
-    return subs_log_probs(log_probs.to(torch.float64), z_t, mask_id).exp()
+def clean_probabilities(log_probs: torch.Tensor, z_t: torch.Tensor, mask_id: int,
+                        top_p: float | None = None) -> torch.Tensor:
+    """SUBS-constrained clean-token distribution (B, L, V) in float64, optionally nucleus-cut.
+
+    Nucleus: per position, keep the smallest set of most likely tokens whose mass reaches
+    ``top_p`` and renormalise; decoded positions are one-hot and unaffected.
+    """
+    probs = subs_log_probs(log_probs.to(torch.float64), z_t, mask_id).exp()
+    if top_p is None or top_p >= 1.0:
+        return probs
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+    sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+def _check_sigma(rule: Strategy, sigma: float | torch.Tensor, bound: float, step: int) -> None:
+    low, high = (float(sigma.min()), float(sigma.max())) if torch.is_tensor(sigma) \
+        else (sigma, sigma)
+    if not (0.0 <= low and high <= bound + 1e-12):
+        raise RuntimeError(f"{rule.name}: sigma in [{low}, {high}] leaves [0, {bound}] at "
+                           f"step {step}")
 
 
 def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, steps: int,
            strategy: str | Strategy = "mdlm", generator: torch.Generator | None = None,
            batch_size: int | None = None, callback: StepCallback | None = None,
            schedule: LogLinearSchedule | None = None, device: torch.device | str = "cpu",
-           progress: bool = False, **options: float | None) -> SampleResult:
+           progress: bool = False, top_p: float | None = None,
+           **options: float | None) -> SampleResult:
     """Sample ``num_samples`` sequences of ``length`` tokens in ``steps`` denoising steps.
 
     ``strategy`` is a name from ``STRATEGIES`` (its options as keyword arguments) or a built
-    Strategy. ``nfe`` counts forward passes per sequence; cached steps are not counted, each
-    guidance branch is. A final noise-removal step (one more call, argmax) fills any position
-    still masked after the last step, so no mask survives.
+    Strategy. ``top_p`` in (0, 1] applies nucleus sampling to the denoiser's distribution.
+    ``nfe`` counts forward passes per sequence; cached steps are not counted, each guidance
+    branch is. A final noise-removal step (one more call, argmax) fills any position still
+    masked after the last step, so no mask survives. ``callback(step, t, s, tokens)`` runs
+    after every step.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -98,6 +121,8 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
         raise ValueError(f"steps must be >= 1, got {steps}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p={top_p} is outside the allowed range (0, 1]")
     rule = strategy if isinstance(strategy, Strategy) else make_strategy(strategy, **options)
     grid = rule.grid(steps, schedule or LogLinearSchedule())
     cacheable = not getattr(denoiser, "time_conditioned", True)
@@ -109,28 +134,35 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
     for first in range(0, num_samples, batch_size):
         B = min(batch_size, num_samples - first)
         z = torch.full((B, length), mask_id, dtype=torch.long, device=device)
+        confidence = torch.zeros((B, length), dtype=torch.float32, device=device)
         cached: torch.Tensor | None = None
-        bar = tqdm(range(steps), desc="sampling", leave=False, disable=not progress)
+        bar = tqdm(range(len(grid.times) - 1), desc="sampling", leave=False,
+                   disable=not progress)
 
         for k in bar:
             t, s = float(grid.times[k]), float(grid.times[k + 1])
             alpha_t, alpha_s = float(grid.alphas[k]), float(grid.alphas[k + 1])
             if cached is None or not cacheable:
                 log_probs = denoiser(z, torch.full((B,), t, device=device))
-                cached = clean_probabilities(log_probs, z, mask_id)
+                cached = clean_probabilities(log_probs, z, mask_id, top_p)
                 rows_times_passes += B * passes
-            sigma = rule.sigma(k, alpha_t, alpha_s)
+            state = StepState(z, confidence, mask_id) if rule.needs_confidence else None
+            sigma = rule.sigma(t, alpha_t, alpha_s, state)
             bound = sigma_max(alpha_t, alpha_s)
-            if not 0.0 <= sigma <= bound + 1e-12:
-                raise RuntimeError(f"{rule.name}: sigma={sigma} outside [0, {bound}] at step {k}")
+            _check_sigma(rule, sigma, bound, k)
 
             z_next = remasking_step(z, cached, alpha_t, alpha_s, sigma, mask_id, generator)
+            if rule.needs_confidence:
+                decoded = (z == mask_id) & (z_next != mask_id)
+                picked = cached.gather(-1, z_next.unsqueeze(-1)).squeeze(-1).float()
+                confidence = torch.where(decoded, picked, confidence)
             if not torch.equal(z_next, z):
                 cached = None
             z = z_next
             if first == 0:
                 trace.append({"step": k, "t": t, "s": s, "alpha_t": alpha_t,
-                              "alpha_s": alpha_s, "sigma": sigma, "sigma_max": bound,
+                              "alpha_s": alpha_s, "sigma": float(torch.as_tensor(sigma).mean()),
+                              "sigma_max": bound,
                               "masked_fraction": float((z == mask_id).float().mean())})
             if callback is not None:
                 callback(k, t, s, z)
@@ -146,5 +178,5 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
 
     tokens = torch.cat(chunks)
     return SampleResult(tokens=tokens, nfe=int(round(rows_times_passes / num_samples)),
-                        wall_time=time.perf_counter() - start, steps=steps,
+                        wall_time=time.perf_counter() - start, steps=len(grid.times) - 1,
                         strategy=rule.describe(), trace=trace)

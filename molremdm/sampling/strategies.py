@@ -30,10 +30,23 @@ def sigma_max(alpha_t: float, alpha_s: float) -> float:
 
 @dataclass(frozen=True)
 class Grid:
-    """Times (T+1,) falling from 1 and alphas (T+1,) rising; step k goes from index k to k+1."""
+    """Times (K+1,) falling from 1 and alphas (K+1,) rising; step k goes from index k to k+1.
+
+    K equals the requested number of steps except for adaptive strategies (``dfm``).
+    """
 
     times: torch.Tensor
     alphas: torch.Tensor
+
+
+@dataclass
+class StepState:
+    """What a per-position strategy may look at: the tokens z_t (B, L) and the confidence
+    (B, L), float32, that the model gave each unmasked token when it was decoded."""
+
+    tokens: torch.Tensor
+    confidence: torch.Tensor
+    mask_id: int
 
 
 def _check_range(strategy: str, name: str, value: float, low: float, high: float) -> None:
@@ -43,16 +56,23 @@ def _check_range(strategy: str, name: str, value: float, low: float, high: float
 
 
 class Strategy:
-    """Base class: the schedule's own alpha grid and sigma = 0 (plain MDLM ancestral sampling)."""
+    """Base class: the schedule's own alpha grid and sigma = 0 (plain MDLM ancestral sampling).
+
+    ``sigma`` returns a float, or a (B, L) tensor for per-position strategies; every value must
+    lie in [0, sigma_max(alpha_t, alpha_s)].
+    """
 
     name = "mdlm"
     options: tuple[str, ...] = ()
+    needs_confidence = False
+    keeps_marginals = True  # P(masked after step k) = 1 - alpha_s holds exactly
 
     def grid(self, steps: int, schedule: LogLinearSchedule) -> Grid:
         times = torch.linspace(1.0, T_MIN, steps + 1, dtype=torch.float64)
         return Grid(times, schedule.alpha(times))
 
-    def sigma(self, step: int, alpha_t: float, alpha_s: float) -> float:
+    def sigma(self, t: float, alpha_t: float, alpha_s: float,
+              state: StepState | None = None) -> float | torch.Tensor:
         return 0.0
 
     def describe(self) -> dict:
@@ -73,7 +93,7 @@ class Cap(Strategy):
         _check_range(self.name, "eta", eta, 0.0, 1.0)
         self.eta = float(eta)
 
-    def sigma(self, step: int, alpha_t: float, alpha_s: float) -> float:
+    def sigma(self, t, alpha_t, alpha_s, state=None):
         return min(self.eta, sigma_max(alpha_t, alpha_s))
 
 
@@ -87,8 +107,33 @@ class Rescale(Strategy):
         _check_range(self.name, "eta", eta, 0.0, 1.0)
         self.eta = float(eta)
 
-    def sigma(self, step: int, alpha_t: float, alpha_s: float) -> float:
+    def sigma(self, t, alpha_t, alpha_s, state=None):
         return self.eta * sigma_max(alpha_t, alpha_s)
+
+
+class Confidence(Strategy):
+    """Per position sigma_l = w_l eta sigma_max, with w the softmax of -psi over the unmasked
+    positions of a sequence (psi: the probability the token had when decoded), so the least
+    confident tokens are remasked first. Masked positions take sigma = 0. eta = 1 is the
+    reference rule; smaller eta remasks less. The weights of a sequence sum to 1, so its
+    expected number of remasked tokens is at most eta sigma_max, and the forward marginals are
+    not kept exactly."""
+
+    name = "remdm-conf"
+    options = ("eta",)
+    needs_confidence = True
+    keeps_marginals = False
+
+    def __init__(self, eta: float = 1.0):
+        _check_range(self.name, "eta", eta, 0.0, 1.0)
+        self.eta = float(eta)
+
+    def sigma(self, t, alpha_t, alpha_s, state=None):
+        unmasked = state.tokens != state.mask_id
+        scores = torch.where(unmasked, -state.confidence.double(),
+                             torch.full_like(state.confidence, -math.inf, dtype=torch.float64))
+        weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # rows with no unmasked token
+        return weights * (self.eta * sigma_max(alpha_t, alpha_s))
 
 
 class Loop(Strategy):
@@ -135,15 +180,78 @@ class Loop(Strategy):
         ])
         return Grid(times, alphas)
 
-    def sigma(self, step: int, alpha_t: float, alpha_s: float) -> float:
+    def sigma(self, t, alpha_t, alpha_s, state=None):
         # Loop steps are exactly those where alpha stays put; phases 1 and 3 are plain MDLM.
         if alpha_t == alpha_s:
             return min(self.eta, sigma_max(alpha_t, alpha_s))
         return 0.0
 
 
+class Switch(Strategy):
+    """MDLM (sigma = 0) while t > t_switch, then the cap rule sigma_t = min(eta, sigma_max)."""
+
+    name = "remdm-switch"
+    options = ("eta", "t_switch")
+
+    def __init__(self, eta: float = 0.02, t_switch: float = 0.5):
+        _check_range(self.name, "eta", eta, 0.0, 1.0)
+        _check_range(self.name, "t_switch", t_switch, 0.0, 1.0)
+        self.eta, self.t_switch = float(eta), float(t_switch)
+
+    def sigma(self, t, alpha_t, alpha_s, state=None):
+        if t > self.t_switch:
+            return 0.0
+        return min(self.eta, sigma_max(alpha_t, alpha_s))
+
+
+class ForwardBackward(Strategy):
+    """Forward-backward corrector: sigma_t = (alpha_s - alpha_t) / alpha_t, clamped to
+    sigma_max (unclamped it leaves the valid range at the last step)."""
+
+    name = "forward-backward"
+
+    def sigma(self, t, alpha_t, alpha_s, state=None):
+        bound = sigma_max(alpha_t, alpha_s)
+        if alpha_t <= 0.0:
+            return bound
+        return min(max(0.0, (alpha_s - alpha_t) / alpha_t), bound)
+
+
+class FlowMatchingCorrector(Strategy):
+    """Discrete flow matching corrector (Gat et al. 2024, appendix D schedule):
+    a_t = 10 t^0.25 (1 - t)^0.25 + 1, b_t = a_t - 1, adaptive step
+    dt = min(1 / T, 1 / (a_t / t + b_t / (1 - t))), and sigma_t = b_t (alpha_s - alpha_t) /
+    alpha_t clamped to sigma_max. Its grid has at least T steps (more near t = 0)."""
+
+    name = "dfm"
+    max_steps_factor = 10  # safety stop after 10 T + 1000 steps; noise removal then ends it
+
+    @staticmethod
+    def _coefficients(t: float) -> tuple[float, float]:
+        a = 10.0 * t ** 0.25 * (1.0 - t) ** 0.25 + 1.0
+        return a, a - 1.0
+
+    def grid(self, steps: int, schedule: LogLinearSchedule) -> Grid:
+        times, t = [1.0], 1.0
+        while t > T_MIN and len(times) <= self.max_steps_factor * steps + 1000:
+            a, b = self._coefficients(t)
+            dt = 1.0 / steps if t >= 1.0 else min(1.0 / steps, 1.0 / (a / t + b / (1.0 - t)))
+            t = max(t - dt, T_MIN)
+            times.append(t)
+        times_t = torch.tensor(times, dtype=torch.float64)
+        return Grid(times_t, schedule.alpha(times_t))
+
+    def sigma(self, t, alpha_t, alpha_s, state=None):
+        bound = sigma_max(alpha_t, alpha_s)
+        if alpha_t <= 0.0:
+            return bound
+        _, b = self._coefficients(t)
+        return min(max(0.0, b * (alpha_s - alpha_t) / alpha_t), bound)
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (MDLM, Cap, Rescale, Loop)
+    cls.name: cls for cls in (MDLM, Cap, Rescale, Confidence, Loop, Switch, ForwardBackward,
+                              FlowMatchingCorrector)
 }
 
 
