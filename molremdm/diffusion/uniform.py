@@ -13,6 +13,10 @@ model's x_theta (Schiff et al. 2025, arXiv 2412.10193, derived here from that ra
 
 with q = q_t(. | x), qhat = q_t(. | x_theta). Each summand is of the form b - a + a log(a / b)
 >= 0, and L_t = 0 when x_theta = x.
+
+Because the posterior's normaliser depends on x, the x_theta that reproduces the data is not
+p(x | z_t) itself but p(x = v | z_t) / (N alpha_t [v = z_t] + 1 - alpha_t), renormalised;
+a trained network learns that quantity, and a hand-built exact denoiser must return it.
 """
 
 from __future__ import annotations

@@ -74,10 +74,17 @@ class ClassifierFreeGuidance:
             labels = torch.full((B,), label, dtype=torch.long, device=z_t.device)
             return torch.log_softmax(self.network(z_t, t, labels).float(), dim=-1)
 
+        conditional, unconditional = self.branch_log_probs(z_t, t)
+        mixed = self.gamma * conditional + (1.0 - self.gamma) * unconditional
+        return torch.log_softmax(mixed, dim=-1)
+
+    def branch_log_probs(self, z_t: torch.Tensor, t: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conditional and unconditional log-probabilities (B, L, V) each, from one batched
+        call of 2B rows, clamped at a finite floor."""
+        B = z_t.shape[0]
         labels = torch.cat([torch.full((B,), self.label, dtype=torch.long),
                             torch.full((B,), self.null_label, dtype=torch.long)]).to(z_t.device)
         logits = self.network(torch.cat([z_t, z_t]), torch.cat([t, t]), labels).float()
         log_probs = torch.log_softmax(logits, dim=-1).clamp(min=NEG_LOG)  # (2B, L, V)
-        conditional, unconditional = log_probs[:B], log_probs[B:]
-        mixed = self.gamma * conditional + (1.0 - self.gamma) * unconditional
-        return torch.log_softmax(mixed, dim=-1)
+        return log_probs[:B], log_probs[B:]
