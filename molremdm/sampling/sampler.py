@@ -53,13 +53,17 @@ def categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -
 
 def remasking_step(z_t: torch.Tensor, clean_probs: torch.Tensor, alpha_t: float, alpha_s: float,
                    sigma: float | torch.Tensor, mask_id: int,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None,
+                   log_weights: torch.Tensor | None = None) -> torch.Tensor:
     """One draw from the ReMDM posterior q_sigma(z_s | z_t, x) (sigma = 0 is MDLM).
 
     z_t: (B, L); clean_probs: (B, L, V) float64 with zero mass on the mask; sigma: scalar or
     (B, L). An unmasked token stays with 1 - sigma and is remasked with sigma; a masked one
     becomes v with x(v) (alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t) and stays masked with
     (1 - alpha_s - sigma alpha_t) / (1 - alpha_t).
+
+    ``log_weights`` (B, L, V), from classifier guidance, multiply the transition probabilities
+    by exp(log_weights) before the draw (the draw needs no normalisation).
     """
     sigma_t = torch.as_tensor(sigma, dtype=torch.float64, device=z_t.device)
     if sigma_t.dim() == 2:
@@ -72,6 +76,8 @@ def remasking_step(z_t: torch.Tensor, clean_probs: torch.Tensor, alpha_t: float,
     probs = torch.where(masked, clean_probs * unmask, keep)
     mask_column = torch.where(masked, stay_masked, sigma_t).expand_as(probs[..., :1])
     probs[..., mask_id : mask_id + 1] = mask_column
+    if log_weights is not None:
+        probs = probs * (log_weights - log_weights.amax(dim=-1, keepdim=True)).exp()
     return categorical(probs, generator)
 
 
@@ -151,7 +157,13 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
             bound = sigma_max(alpha_t, alpha_s)
             _check_sigma(rule, sigma, bound, k)
 
-            z_next = remasking_step(z, cached, alpha_t, alpha_s, sigma, mask_id, generator)
+            log_weights = None
+            if hasattr(denoiser, "transition_log_weights"):
+                remasking = torch.is_tensor(sigma) or sigma > 0.0
+                log_weights = denoiser.transition_log_weights(
+                    z, torch.full((B,), t, device=device), cached.shape[-1], remasking)
+            z_next = remasking_step(z, cached, alpha_t, alpha_s, sigma, mask_id, generator,
+                                    log_weights)
             if rule.needs_confidence:
                 decoded = (z == mask_id) & (z_next != mask_id)
                 picked = cached.gather(-1, z_next.unsqueeze(-1)).squeeze(-1).float()

@@ -63,6 +63,11 @@ def sample_uniform(denoiser: Denoiser, *, num_samples: int, length: int,
         for k in tqdm(range(steps), desc="sampling", leave=False, disable=not progress):
             t, s = float(times[k]), float(times[k + 1])
             probs = _posterior(process, denoiser, z, t, float(alphas[k]), float(alphas[k + 1]))
+            if hasattr(denoiser, "transition_log_weights"):
+                log_weights = denoiser.transition_log_weights(
+                    z, torch.full((B,), t, device=device), probs.shape[-1], True)
+                if log_weights is not None:
+                    probs = probs * (log_weights - log_weights.amax(-1, keepdim=True)).exp()
             z = categorical(probs, generator)
             if callback is not None:
                 callback(k, t, s, z)
