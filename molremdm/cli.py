@@ -7,7 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-DEFAULT_TRAIN_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train" / "qm9_mdlm_cfg.yaml"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
+DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "qm9_mdlm_cfg.yaml"
+DEFAULT_CLASSIFIER_CONFIG = CONFIG_DIR / "qm9_classifier.yaml"
 
 
 HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
@@ -23,6 +25,8 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         help="YAML config with sections data, network, optim, run")
     parser.add_argument("--property", help="property to label for guidance: ring_count, qed or a "
                         "QM9 column such as gap (default: from the config)")
+    parser.add_argument("--model", choices=["mdlm", "udlm"], help="masked (mdlm) or "
+                        "uniform-noise (udlm) diffusion (default: from the config)")
     parser.add_argument("--max-steps", type=int, help="optimiser steps (default: from the config)")
     parser.add_argument("--batch-size", type=int, help="molecules per step (default: from config)")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: from the config)")
@@ -47,7 +51,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     overrides = {
         "data": {"property": args.property},
-        "network": {"width": args.width, "depth": args.depth},
+        "network": {"width": args.width, "depth": args.depth, "kind": args.model},
         "optim": {"max_steps": args.max_steps, "lr": args.lr},
         "run": {"batch_size": args.batch_size, "precision": args.precision,
                 "threads": args.threads, "seed": args.seed, "output_dir": args.output_dir,
@@ -59,6 +63,43 @@ def _run_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     folder = train(config, resume=args.resume)
     print(f"exported model: {folder}")
+    return 0
+
+
+def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train-classifier", formatter_class=HelpFormatter,
+        help="train a noisy property classifier for classifier guidance",
+        description="Train a time-conditioned classifier of the property label (or a regressor "
+                    "of its value) on sequences corrupted by the masked or uniform process.")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CLASSIFIER_CONFIG,
+                        help="YAML config with sections data, network, optim, run")
+    parser.add_argument("--property", help="property to label (default: from the config)")
+    parser.add_argument("--task", choices=["classify", "regress"],
+                        help="predict the label or the standardised value (default: config)")
+    parser.add_argument("--process", choices=["masked", "uniform"], help="noise of the "
+                        "diffusion model to guide (default: from the config)")
+    parser.add_argument("--max-steps", type=int, help="optimiser steps (default: from config)")
+    parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
+    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME")
+    parser.add_argument("--logger", choices=["csv", "wandb"], help="experiment logger")
+
+
+def _run_train_classifier(args: argparse.Namespace) -> int:
+    import yaml
+
+    from molremdm.training.classifier import classifier_config_from_dict, train_classifier
+
+    data = yaml.safe_load(args.config.read_text()) if args.config else {}
+    overrides = {"data": {"property": args.property},
+                 "network": {"task": args.task, "process": args.process},
+                 "optim": {"max_steps": args.max_steps},
+                 "run": {"output_dir": args.output_dir, "name": args.name,
+                         "logger": args.logger}}
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    folder = train_classifier(classifier_config_from_dict(data))
+    print(f"exported classifier: {folder}")
     return 0
 
 
@@ -98,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_train(commands)
+    _add_train_classifier(commands)
     _add_demo(commands)
     from molremdm import cli_sample
     cli_sample.add_commands(commands, HelpFormatter)
@@ -109,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"train": _run_train, "demo": _run_demo}
+    handlers = {"train": _run_train, "train-classifier": _run_train_classifier,
+                "demo": _run_demo}
     from molremdm import cli_sample
     handlers.update(cli_sample.HANDLERS)
     try:

@@ -13,7 +13,7 @@ from molremdm.sampling.strategies import STRATEGIES
 
 logger = logging.getLogger(__name__)
 
-SAMPLERS = list(STRATEGIES)
+SAMPLERS = [*STRATEGIES, "udlm"]
 METRIC_KEYS_SHOWN = ("num_samples", "validity", "uniqueness", "novelty", "num_novel",
                      "mean_qed", "mean_ring_count", "novel_mean_qed", "novel_mean_ring_count")
 
@@ -34,8 +34,9 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "remdm-rescale: sigma = eta * sigma_max; remdm-conf: remask the least "
                         "confident tokens first; remdm-loop: MDLM to alpha_on at t_on, remask "
                         "with sigma = eta until t_off, then MDLM; remdm-switch: MDLM until "
-                        "t_switch, then cap; forward-backward and dfm: corrector baselines. "
-                        "See docs/samplers.md")
+                        "t_switch, then cap; forward-backward and dfm: corrector baselines; "
+                        "udlm: exact-posterior sampler of uniform-noise models. See "
+                        "docs/samplers.md")
     sample.add_argument("--eta", type=float, help="remasking strength: in [0, 1] for cap "
                         "(default 0.02), rescale (0.015), switch (0.02) and conf (1.0); in "
                         "[0, (1 - alpha_on) / alpha_on] for loop (0.02)")
@@ -49,10 +50,16 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "remasking starts (default 0.5)")
     sample.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely "
                         "tokens up to this mass, in (0, 1] (default: off)")
-    sample.add_argument("--guidance", choices=["none", "cfg"], default="none",
-                        help="cfg: classifier-free guidance toward --target")
-    sample.add_argument("--gamma", type=float, default=1.0, help="guidance strength: 0 = "
-                        "unconditional (null label), 1 = conditional, > 1 = stronger")
+    sample.add_argument("--guidance", choices=["none", "cfg", "cbg"], default="none",
+                        help="cfg: classifier-free guidance toward --target; cbg: classifier "
+                        "guidance with --classifier")
+    sample.add_argument("--gamma", type=float, default=1.0, help="guidance strength >= 0; for "
+                        "cfg 0 = unconditional (null label), 1 = conditional, > 1 = stronger")
+    sample.add_argument("--classifier", type=Path, help="noisy classifier folder from "
+                        "`molremdm train-classifier` (for --guidance cbg)")
+    sample.add_argument("--cbg-approx", action="store_true", help="first-order (Taylor) "
+                        "classifier guidance: one forward and backward pass per step instead "
+                        "of scoring every single-token edit")
     sample.add_argument("--target", type=int, default=1, help="target class (1 = property above "
                         "its percentile)")
     sample.add_argument("--seed", type=int, default=0, help="random seed; same seed, same samples")
@@ -110,7 +117,9 @@ def run_sample(args: argparse.Namespace) -> int:
         num_samples=args.num_samples, steps=args.steps, sampler=args.sampler, eta=args.eta,
         t_on=args.t_on, t_off=args.t_off, alpha_on=args.alpha_on, t_switch=args.t_switch,
         top_p=args.top_p, guidance=args.guidance,
-        gamma=args.gamma if args.guidance == "cfg" else 0.0, target=args.target,
+        gamma=args.gamma if args.guidance != "none" else 0.0, target=args.target,
+        classifier=str(args.classifier) if args.classifier else None,
+        cbg_mode="first-order" if args.cbg_approx else "exact",
         seed=args.seed, batch_size=args.batch_size, precision=args.precision)
     for path in (args.out, args.json):
         _check_writable(path)

@@ -48,10 +48,12 @@ class DataConfig:
 
 @dataclass
 class PreparedData:
-    """Tensors ready for training. ``tokens`` is (N, L) int64, ``labels`` (N,) int64."""
+    """Tensors ready for training. ``tokens`` is (N, L) int64, ``labels`` (N,) int64 and
+    ``values`` (N,) float32, the labelled property itself."""
 
     tokens: torch.Tensor
     labels: torch.Tensor
+    values: torch.Tensor
     train_index: torch.Tensor
     val_index: torch.Tensor
     tokenizer: SmilesTokenizer
@@ -98,6 +100,7 @@ def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> Prepa
              "label_definition": definition.to_dict(), "config": asdict(config)}, indent=2))
 
     train, val = split_indices(len(smiles), config.val_fraction, config.split_seed)
-    return PreparedData(tokens=tokens, labels=torch.from_numpy(labels),
+    values = torch.tensor(frame[config.property].to_numpy(), dtype=torch.float32)
+    return PreparedData(tokens=tokens, labels=torch.from_numpy(labels), values=values,
                         train_index=torch.from_numpy(train), val_index=torch.from_numpy(val),
                         tokenizer=tokenizer, label_definition=definition, smiles=smiles)

@@ -15,12 +15,17 @@ import torch
 from molremdm.chem.metrics import canonicalize_samples
 from molremdm.chem.properties import compute_property
 from molremdm.data.cache import atomic_write_text
-from molremdm.models.checkpoint import LoadedModel
+from molremdm.diffusion.uniform import UniformProcess
+from molremdm.models.checkpoint import LoadedModel, load_classifier
+from molremdm.models.classifier import target_log_likelihood
+from molremdm.sampling.classifier_guidance import ClassifierGuidance
 from molremdm.sampling.guidance import ClassifierFreeGuidance, LabelDenoiser
 from molremdm.sampling.sampler import SampleResult, sample
+from molremdm.sampling.uniform_sampler import sample_uniform
 from molremdm.sampling.strategies import make_strategy
 
-GUIDANCE_KINDS = ("none", "cfg")
+GUIDANCE_KINDS = ("none", "cfg", "cbg")
+UDLM_SAMPLER = "udlm"  # exact-posterior sampler of uniform-noise models
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class SamplingSettings:
     guidance: str = "none"
     gamma: float = 0.0
     target: int = 1
+    classifier: str | None = None
+    cbg_mode: str = "exact"
     seed: int = 0
     batch_size: int | None = None
     precision: str = "32"
@@ -48,6 +55,10 @@ class SamplingSettings:
             raise ValueError(f"guidance {self.guidance!r} is not one of {GUIDANCE_KINDS}")
         if self.precision not in ("32", "bf16"):
             raise ValueError(f"precision {self.precision!r} is not one of ['32', 'bf16']")
+        if self.guidance == "cbg" and self.classifier is None:
+            raise ValueError("classifier guidance needs a classifier: pass --classifier PATH")
+        if self.cbg_mode not in ("exact", "first-order"):
+            raise ValueError(f"cbg_mode {self.cbg_mode!r} is not 'exact' or 'first-order'")
         if self.num_samples < 1 or self.steps < 1:
             raise ValueError(f"num_samples and steps must be >= 1, got {self.num_samples}, "
                              f"{self.steps}")
@@ -58,13 +69,47 @@ class SamplingSettings:
                    "alpha_on": self.alpha_on, "t_switch": self.t_switch}
         if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p={self.top_p} is outside the allowed range (0, 1]")
+        if self.sampler == UDLM_SAMPLER:
+            given = sorted(k for k, v in options.items() if v is not None)
+            if given or self.top_p is not None:
+                raise ValueError(f"sampler 'udlm' takes no options, got {given or ['top_p']}")
+            return {"strategy": UDLM_SAMPLER}
         return make_strategy(self.sampler, **options).describe()
+
+
+def check_combination(model: LoadedModel, settings: SamplingSettings) -> None:
+    """Raise NotImplementedError for a sampler that does not fit the model's process."""
+    uniform = isinstance(model.process, UniformProcess)
+    if uniform and settings.sampler != UDLM_SAMPLER:
+        raise NotImplementedError(
+            f"sampler {settings.sampler!r} remasks tokens, which needs a masked diffusion "
+            f"model; {model.source} is a uniform-noise (UDLM) model: use --sampler udlm")
+    if not uniform and settings.sampler == UDLM_SAMPLER:
+        raise NotImplementedError(
+            f"sampler 'udlm' needs a uniform-noise model; {model.source} is a masked "
+            "diffusion model: use mdlm or a remdm strategy")
+
+
+def _classifier_guidance(model: LoadedModel, settings: SamplingSettings, base):
+    classifier = load_classifier(settings.classifier, next(model.network.parameters()).device)
+    if classifier.vocab != model.tokenizer.vocab:
+        raise ValueError(f"classifier {settings.classifier} was trained on another vocabulary "
+                         f"than model {model.source}; train it on the same data")
+    if classifier.process.name != model.process.name:
+        raise ValueError(f"classifier {settings.classifier} was trained on "
+                         f"{classifier.process.name} noise but the model uses "
+                         f"{model.process.name} noise; train a matching classifier")
+    log_likelihood = target_log_likelihood(classifier.network, settings.target)
+    editable = "all" if isinstance(model.process, UniformProcess) else "masked"
+    return ClassifierGuidance(base, log_likelihood, settings.gamma, settings.cbg_mode,
+                              model.process.mask_id, editable)
 
 
 def build_denoiser(model: LoadedModel, settings: SamplingSettings):
     """The denoiser for a model and guidance setting.
 
-    Unguided sampling of a conditional model uses the null label (exactly D-CFG at gamma = 0).
+    Unguided sampling of a conditional model uses the null label (exactly D-CFG at gamma = 0);
+    classifier guidance wraps that unguided denoiser.
     """
     network, classes = model.network, model.num_classes
     time_conditioned = network.config.time_conditioning
@@ -72,23 +117,34 @@ def build_denoiser(model: LoadedModel, settings: SamplingSettings):
         return ClassifierFreeGuidance(model, settings.target, settings.gamma, classes,
                                       time_conditioned)
     label = classes if classes else None
-    return LabelDenoiser(model, label, classes, time_conditioned)
+    base = LabelDenoiser(model, label, classes, time_conditioned)
+    if settings.guidance == "cbg":
+        return _classifier_guidance(model, settings, base)
+    return base
 
 
 def generate(model: LoadedModel, settings: SamplingSettings,
              progress: bool = False) -> tuple[SampleResult, list[str | None]]:
     """Sample and decode. Returns the run record and one SMILES per sample (None if invalid)."""
+    check_combination(model, settings)
     denoiser = build_denoiser(model, settings)
     options = {k: v for k, v in settings.strategy_options().items() if k != "strategy"}
     device = next(model.network.parameters()).device
     generator = torch.Generator(device=device).manual_seed(settings.seed)
+    length = model.network.config.length
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
                                          enabled=settings.precision == "bf16"):
-        result = sample(denoiser, num_samples=settings.num_samples,
-                        length=model.network.config.length, mask_id=model.process.mask_id,
-                        steps=settings.steps, strategy=settings.sampler, generator=generator,
-                        batch_size=settings.batch_size, schedule=model.process.schedule,
-                        device=device, progress=progress, top_p=settings.top_p, **options)
+        if settings.sampler == UDLM_SAMPLER:
+            result = sample_uniform(denoiser, num_samples=settings.num_samples, length=length,
+                                    process=model.process, steps=settings.steps,
+                                    generator=generator, batch_size=settings.batch_size,
+                                    device=device, progress=progress)
+        else:
+            result = sample(denoiser, num_samples=settings.num_samples, length=length,
+                            mask_id=model.process.mask_id, steps=settings.steps,
+                            strategy=settings.sampler, generator=generator,
+                            batch_size=settings.batch_size, schedule=model.process.schedule,
+                            device=device, progress=progress, top_p=settings.top_p, **options)
     decoded = model.tokenizer.decode_batch(result.tokens.cpu())
     return result, [d.smiles for d in decoded]
 

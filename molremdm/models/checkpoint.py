@@ -21,8 +21,8 @@ from molremdm.chem.molecules import RDKIT_VERSION
 from molremdm.chem.tokenizer import SmilesTokenizer, TokenizerError
 from molremdm.data.cache import atomic_write_text
 from molremdm.data.labels import LabelDefinition
-from molremdm.diffusion.masked import MaskedProcess
-from molremdm.diffusion.schedules import schedule_from_dict
+from molremdm.diffusion.process import Process, process_from_dict
+from molremdm.models.classifier import ClassifierConfig, NoisyClassifier
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
 
 FORMAT = "molremdm-model"
@@ -40,7 +40,7 @@ class LoadedModel:
 
     network: DiffusionTransformer
     tokenizer: SmilesTokenizer
-    process: MaskedProcess
+    process: Process
     label_definition: LabelDefinition | None
     config: dict
     source: Path
@@ -134,6 +134,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         weights, config = _ema_weights_from_lightning(path)
     else:
         weights, config = _read_export(path)
+    if config.get("kind") == "classifier":
+        raise CheckpointError(f"{path} is a noisy classifier, not a diffusion model; pass it "
+                              "with --classifier for classifier guidance")
 
     missing = [k for k in ("model", "process", "vocab") if k not in config]
     if missing:
@@ -141,8 +144,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     try:
         model_config = ModelConfig.from_dict(config["model"])
         tokenizer = SmilesTokenizer.from_vocab(config["vocab"])
-        process = MaskedProcess(int(config["process"]["mask_id"]),
-                                schedule_from_dict(config["process"]["schedule"]))
+        process = process_from_dict(config["process"])
     except (ValueError, KeyError, TypeError, TokenizerError) as error:
         raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None
     if len(tokenizer) != model_config.vocab_size or process.mask_id != tokenizer.mask_id:
@@ -162,3 +164,43 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     return LoadedModel(network=network, tokenizer=tokenizer, process=process,
                        label_definition=LabelDefinition.from_dict(labels) if labels else None,
                        config=config, source=path)
+
+
+@dataclass
+class LoadedClassifier:
+    """A noisy classifier (or regressor) with its process, vocabulary and value scaling."""
+
+    network: NoisyClassifier
+    process: Process
+    vocab: list[str]
+    task: str
+    value_mean: float
+    value_std: float
+    label_definition: LabelDefinition | None
+    source: Path
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> LoadedClassifier:
+    """Load an exported classifier folder written by ``molremdm train-classifier``."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"classifier {path} not found")
+    weights, config = _read_export(path)
+    if config.get("kind") != "classifier":
+        raise CheckpointError(f"{path} is not a noisy classifier export (kind "
+                              f"{config.get('kind')!r}); train one with "
+                              "`molremdm train-classifier`")
+    try:
+        network = NoisyClassifier(ClassifierConfig(**config["classifier"]))
+        process = process_from_dict(config["process"])
+        network.load_state_dict(weights, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"classifier {path} is inconsistent: "
+                              f"{str(error).splitlines()[0]}") from None
+    labels = config.get("label_definition")
+    return LoadedClassifier(network=network.to(device).eval(), process=process,
+                            vocab=list(config["vocab"]), task=config["task"],
+                            value_mean=float(config["value_mean"]),
+                            value_std=float(config["value_std"]),
+                            label_definition=LabelDefinition.from_dict(labels) if labels else None,
+                            source=path)

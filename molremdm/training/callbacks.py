@@ -12,14 +12,17 @@ from molremdm.chem.metrics import evaluate_samples
 from molremdm.chem.tokenizer import SmilesTokenizer
 from molremdm.models.checkpoint import export_model
 from molremdm.sampling.guidance import LabelDenoiser
+from molremdm.diffusion.uniform import UniformProcess
 from molremdm.sampling.sampler import sample
+from molremdm.sampling.uniform_sampler import sample_uniform
 
 logger = logging.getLogger(__name__)
 
 
 class SampleQuality(L.Callback):
     """After each validation, sample unguided molecules from the EMA weights and log validity
-    and uniqueness (``val/validity``, ``val/uniqueness``). MDLM sampling with a fixed seed."""
+    and uniqueness (``val/validity``, ``val/uniqueness``): MDLM or UDLM ancestral sampling
+    with a fixed seed."""
 
     def __init__(self, num_samples: int = 256, steps: int = 32, seed: int = 0):
         self.num_samples, self.steps, self.seed = num_samples, steps, seed
@@ -38,9 +41,15 @@ class SampleQuality(L.Callback):
         generator = torch.Generator(device=module.device).manual_seed(self.seed)
         with torch.autocast(module.device.type, dtype=torch.bfloat16,
                             enabled=trainer.precision.startswith("bf16")):
-            result = sample(denoiser, num_samples=self.num_samples, length=config.length,
-                            mask_id=module.process.mask_id, steps=self.steps,
-                            generator=generator, device=module.device)
+            if isinstance(module.process, UniformProcess):
+                result = sample_uniform(denoiser, num_samples=self.num_samples,
+                                        length=config.length, process=module.process,
+                                        steps=self.steps, generator=generator,
+                                        device=module.device)
+            else:
+                result = sample(denoiser, num_samples=self.num_samples, length=config.length,
+                                mask_id=module.process.mask_id, steps=self.steps,
+                                generator=generator, device=module.device)
         network.train(was_training)
         smiles = [d.smiles for d in tokenizer.decode_batch(result.tokens)]
         metrics = evaluate_samples(smiles, properties=())

@@ -11,21 +11,22 @@ from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
 
 
 class EpochBatches:
-    """Batches of (tokens, labels) from index ``index``, reshuffled each epoch from (seed, epoch).
+    """Batches of (tokens, labels, values) rows from ``index``, reshuffled each epoch from
+    (seed, epoch).
 
     It is an iterable with ``state_dict`` / ``load_state_dict``, which Lightning saves in its
     checkpoints and restores on resume, so a run stopped mid-epoch continues with the next
     unseen batch of the same permutation. Partial last batches are dropped when shuffling.
     """
 
-    def __init__(self, tokens: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+    def __init__(self, tensors: tuple[torch.Tensor, ...], index: torch.Tensor,
                  batch_size: int, shuffle: bool, seed: int = 0):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if shuffle and len(index) < batch_size:
             raise ValueError(f"batch_size {batch_size} exceeds the {len(index)} training "
                              "molecules; lower the batch size")
-        self.tokens, self.labels, self.index = tokens, labels, index
+        self.tensors, self.index = tensors, index
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.epoch = 0
         self.position = 0  # batches already yielded in the current epoch
@@ -42,13 +43,13 @@ class EpochBatches:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return self.index[torch.randperm(len(self.index), generator=generator)]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         order = self._order()
         start, self._resume_position = self._resume_position, 0
         for self.position in range(start, len(self)):
             rows = order[self.position * self.batch_size:(self.position + 1) * self.batch_size]
             self.position += 1
-            yield self.tokens[rows], self.labels[rows]
+            yield tuple(tensor[rows] for tensor in self.tensors)
         if self.shuffle:
             self.epoch += 1
             self.position = 0
@@ -79,11 +80,12 @@ class MoleculeDataModule(L.LightningDataModule):
     def train_dataloader(self) -> EpochBatches:
         data = self.prepared
         if self._train is None:
-            self._train = EpochBatches(data.tokens, data.labels, data.train_index,
-                                       self.batch_size, shuffle=True, seed=self.seed)
+            self._train = EpochBatches((data.tokens, data.labels, data.values),
+                                       data.train_index, self.batch_size, shuffle=True,
+                                       seed=self.seed)
         return self._train
 
     def val_dataloader(self) -> EpochBatches:
         data = self.prepared
-        return EpochBatches(data.tokens, data.labels, data.val_index, self.val_batch_size,
-                            shuffle=False)
+        return EpochBatches((data.tokens, data.labels, data.values), data.val_index,
+                            self.val_batch_size, shuffle=False)

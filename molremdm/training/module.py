@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 import lightning as L
 import torch
 
-from molremdm.diffusion.masked import MaskedProcess, antithetic_times
-from molremdm.diffusion.schedules import schedule_from_dict
+from molremdm.diffusion.masked import antithetic_times
+from molremdm.diffusion.process import process_from_dict
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
 from molremdm.training.ema import ema_model
 
@@ -46,7 +46,8 @@ class OptimConfig:
 
 
 class MaskedDiffusionModule(L.LightningModule):
-    """Train a DiffusionTransformer with the MDLM loss; validation and sampling use EMA weights.
+    """Train a DiffusionTransformer with its process's loss (MDLM for masked diffusion, the
+    continuous-time UDLM loss for uniform noise); validation and sampling use EMA weights.
 
     Hyperparameters are plain dicts and lists, so checkpoints load with
     ``torch.load(weights_only=True)``.
@@ -58,8 +59,7 @@ class MaskedDiffusionModule(L.LightningModule):
         self.save_hyperparameters()
         self.model_config = ModelConfig.from_dict(model)
         self.optim_config = OptimConfig(**optim)
-        self.process = MaskedProcess(int(process["mask_id"]),
-                                     schedule_from_dict(process["schedule"]))
+        self.process = process_from_dict(process)
         self.model = DiffusionTransformer(self.model_config)
         self.ema = ema_model(self.model, self.optim_config.ema_decay)
 
@@ -79,8 +79,8 @@ class MaskedDiffusionModule(L.LightningModule):
         logits = network(z_t, t, labels)
         return self.process.loss(logits, x, z_t, t).mean()
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
-        x, labels = batch
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int):
+        x, labels = batch[0], batch[1]
         loss = self._loss(self.model, x, self._labels(labels, drop=True))
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"])
@@ -89,9 +89,9 @@ class MaskedDiffusionModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         self.ema.update_parameters(self.model)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int):
         # A fixed noise draw per batch makes validation NLL comparable across checkpoints.
-        x, labels = batch
+        x, labels = batch[0], batch[1]
         generator = torch.Generator(device=x.device).manual_seed(batch_idx)
         nll = self._loss(self.ema.module, x, self._labels(labels, drop=False), generator)
         self.log("val/nll", nll, prog_bar=True, batch_size=x.shape[0])

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
 from molremdm.diffusion.masked import MaskedProcess
+from molremdm.diffusion.uniform import UniformProcess
 from molremdm.diffusion.schedules import LogLinearSchedule
 from molremdm.training.callbacks import ExportBest, SampleQuality
 from molremdm.training.datamodule import MoleculeDataModule
@@ -23,6 +24,7 @@ from molremdm.training.module import MaskedDiffusionModule, OptimConfig
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("bf16-mixed", "32-true")
+MODEL_KINDS = ("mdlm", "udlm")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class NetworkConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     conditional: bool = True  # label embedding with a null label, for classifier-free guidance
+    kind: str = "mdlm"  # mdlm: masked diffusion; udlm: uniform-noise diffusion (time-conditioned)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"model kind {self.kind!r} is not one of {MODEL_KINDS}")
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,11 @@ def train(config: TrainConfig, resume: str | Path | None = None,
     model = {"vocab_size": len(tokenizer), "length": config.data.length, "width": net.width,
              "depth": net.depth, "heads": net.heads, "mlp_ratio": net.mlp_ratio,
              "dropout": net.dropout, "num_classes": labels.num_classes if net.conditional else 0,
-             "time_conditioning": False}
-    process = MaskedProcess(tokenizer.mask_id, LogLinearSchedule(1e-3))
+             "time_conditioning": net.kind == "udlm"}
+    if net.kind == "udlm":
+        process = UniformProcess(len(tokenizer), tokenizer.mask_id, LogLinearSchedule(1e-3))
+    else:
+        process = MaskedProcess(tokenizer.mask_id, LogLinearSchedule(1e-3))
     module = MaskedDiffusionModule(
         model=model, process=process.to_dict(), optim=asdict(config.optim),
         vocab=tokenizer.vocab, label_definition=labels.to_dict() if net.conditional else None,

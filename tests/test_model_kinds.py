@@ -1,0 +1,101 @@
+"""Uniform-noise models and noisy classifiers trained, exported and used from the command line."""
+
+import csv
+
+import pytest
+
+from molremdm.cli import main
+from molremdm.models.checkpoint import CheckpointError, load_classifier, load_model
+from molremdm.training.classifier import classifier_config_from_dict, train_classifier
+from molremdm.training.run import config_from_dict, train
+
+TINY = {"width": 32, "depth": 1, "heads": 2}
+
+
+def run_section(folder, name):
+    return {"batch_size": 32, "val_every_steps": 4, "sample_every_validation": 8,
+            "precision": "32-true", "output_dir": str(folder), "name": name}
+
+
+@pytest.fixture(scope="module")
+def models(small_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kinds")
+    optim = {"max_steps": 8, "warmup_steps": 1}
+    masked = train(config_from_dict({"network": TINY, "optim": optim,
+                                     "run": run_section(folder, "mdlm")}), prepared=small_data)
+    uniform = train(config_from_dict({"network": {**TINY, "kind": "udlm"}, "optim": optim,
+                                      "run": run_section(folder, "udlm")}), prepared=small_data)
+    classifiers = {}
+    for process in ("masked", "uniform"):
+        config = classifier_config_from_dict({
+            "network": {**TINY, "process": process}, "optim": optim,
+            "run": {**run_section(folder, f"clf-{process}"), "sample_every_validation": 0}})
+        classifiers[process] = train_classifier(config, prepared=small_data)
+    return folder, masked, uniform, classifiers
+
+
+def test_classifier_logs_auroc_per_noise_band(models):
+    folder = models[0]
+    header = next(csv.reader(open(next((folder / "clf-masked").rglob("metrics.csv")))))
+    assert "val/auroc" in header
+    assert "val/accuracy_t0.00-0.25" in header
+
+
+def test_classifier_export_loads(models, small_data):
+    classifier = load_classifier(models[3]["masked"])
+    assert classifier.vocab == small_data.tokenizer.vocab
+    assert classifier.process.name == "masked"
+
+
+def test_classifier_is_not_a_diffusion_model(models):
+    with pytest.raises(CheckpointError, match="is a noisy classifier"):
+        load_model(models[3]["masked"])
+
+
+def test_diffusion_model_is_not_a_classifier(models):
+    with pytest.raises(CheckpointError, match="not a noisy classifier export"):
+        load_classifier(models[1])
+
+
+def sample_args(model, tmp_path, *extra):
+    return ["sample", "--checkpoint", str(model), "-n", "6", "--steps", "4", "--no-progress",
+            "--out", str(tmp_path / "s.csv"), *extra]
+
+
+def test_udlm_samples_with_udlm_sampler(models, tmp_path):
+    assert main(sample_args(models[2], tmp_path, "--sampler", "udlm")) == 0
+    assert main(sample_args(models[2], tmp_path, "--sampler", "udlm", "--guidance", "cfg",
+                            "--gamma", "3")) == 0
+
+
+@pytest.mark.parametrize("approx", [[], ["--cbg-approx"]])
+@pytest.mark.parametrize("sampler", ["mdlm", "remdm-cap"])
+def test_masked_model_with_classifier_guidance(models, tmp_path, approx, sampler):
+    arguments = sample_args(models[1], tmp_path, "--sampler", sampler, "--guidance", "cbg",
+                            "--classifier", str(models[3]["masked"]), "--gamma", "2", *approx)
+    assert main(arguments) == 0
+
+
+def test_udlm_with_classifier_guidance(models, tmp_path):
+    arguments = sample_args(models[2], tmp_path, "--sampler", "udlm", "--guidance", "cbg",
+                            "--classifier", str(models[3]["uniform"]), "--gamma", "2")
+    assert main(arguments) == 0
+
+
+@pytest.mark.parametrize("case, message", [
+    ("remask-udlm", "needs a masked diffusion model"),
+    ("udlm-on-mdlm", "needs a uniform-noise model"),
+    ("wrong-noise", "trained on uniform noise but the model uses masked noise"),
+    ("no-classifier", "needs a classifier"),
+])
+def test_unsupported_combinations_rejected(models, tmp_path, capsys, case, message):
+    _, masked, uniform, classifiers = models
+    arguments = {
+        "remask-udlm": sample_args(uniform, tmp_path, "--sampler", "remdm-cap"),
+        "udlm-on-mdlm": sample_args(masked, tmp_path, "--sampler", "udlm"),
+        "wrong-noise": sample_args(masked, tmp_path, "--guidance", "cbg", "--classifier",
+                                   str(classifiers["uniform"])),
+        "no-classifier": sample_args(masked, tmp_path, "--guidance", "cbg"),
+    }[case]
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
