@@ -25,8 +25,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         help="YAML config with sections data, network, optim, run")
     parser.add_argument("--property", help="property to label for guidance: ring_count, qed or a "
                         "QM9 column such as gap (default: from the config)")
-    parser.add_argument("--model", choices=["mdlm", "udlm"], help="masked (mdlm) or "
-                        "uniform-noise (udlm) diffusion (default: from the config)")
+    parser.add_argument("--model", choices=["mdlm", "udlm", "ar"], help="masked diffusion "
+                        "(mdlm), uniform-noise diffusion (udlm) or the autoregressive baseline "
+                        "(ar) (default: from the config)")
     parser.add_argument("--max-steps", type=int, help="optimiser steps (default: from the config)")
     parser.add_argument("--batch-size", type=int, help="molecules per step (default: from config)")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: from the config)")

@@ -13,7 +13,7 @@ from molremdm.sampling.strategies import STRATEGIES
 
 logger = logging.getLogger(__name__)
 
-SAMPLERS = [*STRATEGIES, "udlm"]
+SAMPLERS = [*STRATEGIES, "udlm", "ar"]
 METRIC_KEYS_SHOWN = ("num_samples", "validity", "uniqueness", "novelty", "num_novel",
                      "mean_qed", "mean_ring_count", "novel_mean_qed", "novel_mean_ring_count")
 
@@ -35,7 +35,8 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "confident tokens first; remdm-loop: MDLM to alpha_on at t_on, remask "
                         "with sigma = eta until t_off, then MDLM; remdm-switch: MDLM until "
                         "t_switch, then cap; forward-backward and dfm: corrector baselines; "
-                        "udlm: exact-posterior sampler of uniform-noise models. See "
+                        "udlm: exact-posterior sampler of uniform-noise models; ar: "
+                        "token-by-token sampling of the autoregressive baseline. See "
                         "docs/samplers.md")
     sample.add_argument("--eta", type=float, help="remasking strength: in [0, 1] for cap "
                         "(default 0.02), rescale (0.015), switch (0.02) and conf (1.0); in "
@@ -50,6 +51,8 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "remasking starts (default 0.5)")
     sample.add_argument("--top-p", type=float, help="nucleus sampling: keep the most likely "
                         "tokens up to this mass, in (0, 1] (default: off)")
+    sample.add_argument("--temperature", type=float, default=1.0, help="softmax temperature "
+                        "of the autoregressive sampler (> 0)")
     sample.add_argument("--guidance", choices=["none", "cfg", "cbg"], default="none",
                         help="cfg: classifier-free guidance toward --target; cbg: classifier "
                         "guidance with --classifier")
@@ -116,7 +119,7 @@ def run_sample(args: argparse.Namespace) -> int:
     settings = SamplingSettings(
         num_samples=args.num_samples, steps=args.steps, sampler=args.sampler, eta=args.eta,
         t_on=args.t_on, t_off=args.t_off, alpha_on=args.alpha_on, t_switch=args.t_switch,
-        top_p=args.top_p, guidance=args.guidance,
+        top_p=args.top_p, temperature=args.temperature, guidance=args.guidance,
         gamma=args.gamma if args.guidance != "none" else 0.0, target=args.target,
         classifier=str(args.classifier) if args.classifier else None,
         cbg_mode="first-order" if args.cbg_approx else "exact",

@@ -99,3 +99,34 @@ def test_unsupported_combinations_rejected(models, tmp_path, capsys, case, messa
     }[case]
     assert main(arguments) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def autoregressive(small_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ar")
+    return train(config_from_dict({"network": {**TINY, "kind": "ar"},
+                                   "optim": {"max_steps": 8, "warmup_steps": 1},
+                                   "run": run_section(folder, "ar")}), prepared=small_data)
+
+
+def test_autoregressive_samples_with_cfg(autoregressive, tmp_path):
+    assert main(sample_args(autoregressive, tmp_path, "--sampler", "ar")) == 0
+    assert main(sample_args(autoregressive, tmp_path, "--sampler", "ar", "--guidance", "cfg",
+                            "--gamma", "2", "--temperature", "0.8", "--top-p", "0.9")) == 0
+
+
+@pytest.mark.parametrize("case, message", [
+    ("remask-ar", "sampler 'ar' and autoregressive models go together"),
+    ("ar-on-mdlm", "sampler 'ar' and autoregressive models go together"),
+    ("cbg-ar", "classifier guidance is not implemented for the autoregressive baseline"),
+])
+def test_autoregressive_combinations_rejected(autoregressive, models, tmp_path, capsys, case,
+                                              message):
+    arguments = {
+        "remask-ar": sample_args(autoregressive, tmp_path, "--sampler", "remdm-cap"),
+        "ar-on-mdlm": sample_args(models[1], tmp_path, "--sampler", "ar"),
+        "cbg-ar": sample_args(autoregressive, tmp_path, "--sampler", "ar", "--guidance", "cbg",
+                              "--classifier", str(models[3]["masked"])),
+    }[case]
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err

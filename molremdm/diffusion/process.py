@@ -8,6 +8,7 @@ from molremdm.diffusion.uniform import UniformProcess
 
 Process = MaskedProcess | UniformProcess
 PROCESS_NAMES = (MaskedProcess.name, UniformProcess.name)
+AUTOREGRESSIVE = "autoregressive"  # process name stored for the causal baseline
 
 
 def process_from_dict(data: dict) -> Process:

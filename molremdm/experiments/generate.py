@@ -19,6 +19,7 @@ from molremdm.diffusion.uniform import UniformProcess
 from molremdm.models.checkpoint import LoadedModel, load_classifier
 from molremdm.models.classifier import target_log_likelihood
 from molremdm.sampling.classifier_guidance import ClassifierGuidance
+from molremdm.sampling.autoregressive import sample_autoregressive
 from molremdm.sampling.guidance import ClassifierFreeGuidance, LabelDenoiser
 from molremdm.sampling.sampler import SampleResult, sample
 from molremdm.sampling.uniform_sampler import sample_uniform
@@ -26,6 +27,7 @@ from molremdm.sampling.strategies import make_strategy
 
 GUIDANCE_KINDS = ("none", "cfg", "cbg")
 UDLM_SAMPLER = "udlm"  # exact-posterior sampler of uniform-noise models
+AR_SAMPLER = "ar"  # token-by-token sampling of the autoregressive baseline
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class SamplingSettings:
     alpha_on: float | None = None
     t_switch: float | None = None
     top_p: float | None = None
+    temperature: float = 1.0
     guidance: str = "none"
     gamma: float = 0.0
     target: int = 1
@@ -69,16 +72,35 @@ class SamplingSettings:
                    "alpha_on": self.alpha_on, "t_switch": self.t_switch}
         if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p={self.top_p} is outside the allowed range (0, 1]")
-        if self.sampler == UDLM_SAMPLER:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if self.temperature != 1.0 and self.sampler != AR_SAMPLER:
+            raise ValueError("temperature applies to the autoregressive sampler only (--sampler ar)")
+        if self.sampler in (UDLM_SAMPLER, AR_SAMPLER):
             given = sorted(k for k, v in options.items() if v is not None)
-            if given or self.top_p is not None:
-                raise ValueError(f"sampler 'udlm' takes no options, got {given or ['top_p']}")
+            if self.sampler == UDLM_SAMPLER and self.top_p is not None:
+                given.append("top_p")
+            if given:
+                raise ValueError(f"sampler {self.sampler!r} does not take option(s) {given}")
+            if self.sampler == AR_SAMPLER:
+                return {"strategy": AR_SAMPLER, "temperature": self.temperature}
             return {"strategy": UDLM_SAMPLER}
         return make_strategy(self.sampler, **options).describe()
 
 
 def check_combination(model: LoadedModel, settings: SamplingSettings) -> None:
-    """Raise NotImplementedError for a sampler that does not fit the model's process."""
+    """Raise NotImplementedError for a sampler or guidance that does not fit the model."""
+    if model.process is None or settings.sampler == AR_SAMPLER:
+        if model.process is not None or settings.sampler != AR_SAMPLER:
+            raise NotImplementedError(
+                f"sampler 'ar' and autoregressive models go together; {model.source} is "
+                f"{'an autoregressive' if model.process is None else 'a diffusion'} model and "
+                f"the sampler is {settings.sampler!r}")
+        if settings.guidance == "cbg":
+            raise NotImplementedError(
+                "classifier guidance is not implemented for the autoregressive baseline (its "
+                "classifier would have to score prefixes); use --guidance cfg")
+        return
     uniform = isinstance(model.process, UniformProcess)
     if uniform and settings.sampler != UDLM_SAMPLER:
         raise NotImplementedError(
@@ -134,7 +156,18 @@ def generate(model: LoadedModel, settings: SamplingSettings,
     length = model.network.config.length
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
                                          enabled=settings.precision == "bf16"):
-        if settings.sampler == UDLM_SAMPLER:
+        if settings.sampler == AR_SAMPLER:
+            classes = model.num_classes
+            guided = settings.guidance == "cfg"
+            result = sample_autoregressive(
+                model, num_samples=settings.num_samples, length=length,
+                bos_id=model.tokenizer.bos_id, pad_id=model.tokenizer.pad_id,
+                mask_id=model.tokenizer.mask_id,
+                label=settings.target if guided else (classes if classes else None),
+                null_label=classes if classes else None, gamma=settings.gamma if guided else None,
+                temperature=settings.temperature, top_p=settings.top_p, generator=generator,
+                device=device, progress=progress)
+        elif settings.sampler == UDLM_SAMPLER:
             result = sample_uniform(denoiser, num_samples=settings.num_samples, length=length,
                                     process=model.process, steps=settings.steps,
                                     generator=generator, batch_size=settings.batch_size,

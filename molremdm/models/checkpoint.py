@@ -21,7 +21,7 @@ from molremdm.chem.molecules import RDKIT_VERSION
 from molremdm.chem.tokenizer import SmilesTokenizer, TokenizerError
 from molremdm.data.cache import atomic_write_text
 from molremdm.data.labels import LabelDefinition
-from molremdm.diffusion.process import Process, process_from_dict
+from molremdm.diffusion.process import AUTOREGRESSIVE, Process, process_from_dict
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
 
@@ -40,7 +40,7 @@ class LoadedModel:
 
     network: DiffusionTransformer
     tokenizer: SmilesTokenizer
-    process: Process
+    process: Process | None  # None for the autoregressive baseline
     label_definition: LabelDefinition | None
     config: dict
     source: Path
@@ -144,14 +144,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     try:
         model_config = ModelConfig.from_dict(config["model"])
         tokenizer = SmilesTokenizer.from_vocab(config["vocab"])
-        process = process_from_dict(config["process"])
+        process = (None if config["process"].get("name") == AUTOREGRESSIVE
+                   else process_from_dict(config["process"]))
     except (ValueError, KeyError, TypeError, TokenizerError) as error:
         raise CheckpointError(f"checkpoint {path} has an invalid config: {error}") from None
-    if len(tokenizer) != model_config.vocab_size or process.mask_id != tokenizer.mask_id:
+    mask_id = tokenizer.mask_id if process is None else process.mask_id
+    if len(tokenizer) != model_config.vocab_size or mask_id != tokenizer.mask_id:
         raise CheckpointError(
             f"checkpoint {path}: vocabulary of {len(tokenizer)} tokens (mask id "
             f"{tokenizer.mask_id}) does not match the model's vocab_size "
-            f"{model_config.vocab_size} (mask id {process.mask_id})")
+            f"{model_config.vocab_size} (mask id {mask_id})")
 
     network = DiffusionTransformer(model_config)
     try:

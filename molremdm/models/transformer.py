@@ -26,6 +26,7 @@ class ModelConfig:
     dropout: float = 0.0
     num_classes: int = 0
     time_conditioning: bool = False
+    causal: bool = False  # True: each position attends only to itself and earlier positions
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "length", "width", "depth", "heads", "mlp_ratio"):
@@ -57,6 +58,7 @@ class Block(nn.Module):
         super().__init__()
         self.heads = config.heads
         self.dropout = config.dropout
+        self.causal = config.causal
         self.norm1 = nn.LayerNorm(config.width)
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.proj = nn.Linear(config.width, config.width)
@@ -73,7 +75,7 @@ class Block(nn.Module):
         q, k, v = self.qkv(self.norm1(h)).split(D, dim=-1)
         q, k, v = (u.view(B, L, self.heads, D // self.heads).transpose(1, 2) for u in (q, k, v))
         attended = F.scaled_dot_product_attention(  # (B, H, L, D/H)
-            q, k, v, dropout_p=self.dropout if self.training else 0.0)
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=self.causal)
         h = h + self.proj(attended.transpose(1, 2).reshape(B, L, D))
         return h + self.mlp(self.norm2(h))
 
@@ -87,7 +89,8 @@ def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class DiffusionTransformer(nn.Module):
-    """Maps noisy tokens (B, L) to logits over clean tokens (B, L, V).
+    """Maps noisy tokens (B, L) to logits over clean tokens (B, L, V); with ``causal`` set it
+    is the autoregressive baseline, whose logits at position l predict token l + 1.
 
     With ``num_classes > 0`` a label embedding of ``num_classes + 1`` rows is added to every
     position; row ``num_classes`` is the null label of classifier-free guidance.

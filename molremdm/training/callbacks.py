@@ -13,6 +13,7 @@ from molremdm.chem.tokenizer import SmilesTokenizer
 from molremdm.models.checkpoint import export_model
 from molremdm.sampling.guidance import LabelDenoiser
 from molremdm.diffusion.uniform import UniformProcess
+from molremdm.sampling.autoregressive import sample_autoregressive
 from molremdm.sampling.sampler import sample
 from molremdm.sampling.uniform_sampler import sample_uniform
 
@@ -21,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 class SampleQuality(L.Callback):
     """After each validation, sample unguided molecules from the EMA weights and log validity
-    and uniqueness (``val/validity``, ``val/uniqueness``): MDLM or UDLM ancestral sampling
-    with a fixed seed."""
+    and uniqueness (``val/validity``, ``val/uniqueness``): MDLM, UDLM or autoregressive
+    ancestral sampling with a fixed seed."""
 
     def __init__(self, num_samples: int = 256, steps: int = 32, seed: int = 0):
         self.num_samples, self.steps, self.seed = num_samples, steps, seed
@@ -41,7 +42,13 @@ class SampleQuality(L.Callback):
         generator = torch.Generator(device=module.device).manual_seed(self.seed)
         with torch.autocast(module.device.type, dtype=torch.bfloat16,
                             enabled=trainer.precision.startswith("bf16")):
-            if isinstance(module.process, UniformProcess):
+            if module.process is None:
+                result = sample_autoregressive(
+                    network, num_samples=self.num_samples, length=config.length,
+                    bos_id=tokenizer.bos_id, pad_id=tokenizer.pad_id,
+                    mask_id=tokenizer.mask_id, label=label, generator=generator,
+                    device=module.device)
+            elif isinstance(module.process, UniformProcess):
                 result = sample_uniform(denoiser, num_samples=self.num_samples,
                                         length=config.length, process=module.process,
                                         steps=self.steps, generator=generator,

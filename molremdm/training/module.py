@@ -9,7 +9,7 @@ import lightning as L
 import torch
 
 from molremdm.diffusion.masked import antithetic_times
-from molremdm.diffusion.process import process_from_dict
+from molremdm.diffusion.process import AUTOREGRESSIVE, process_from_dict
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
 from molremdm.training.ema import ema_model
 
@@ -47,7 +47,8 @@ class OptimConfig:
 
 class MaskedDiffusionModule(L.LightningModule):
     """Train a DiffusionTransformer with its process's loss (MDLM for masked diffusion, the
-    continuous-time UDLM loss for uniform noise); validation and sampling use EMA weights.
+    continuous-time UDLM loss for uniform noise, next-token NLL for the causal baseline);
+    validation and sampling use EMA weights.
 
     Hyperparameters are plain dicts and lists, so checkpoints load with
     ``torch.load(weights_only=True)``.
@@ -59,7 +60,8 @@ class MaskedDiffusionModule(L.LightningModule):
         self.save_hyperparameters()
         self.model_config = ModelConfig.from_dict(model)
         self.optim_config = OptimConfig(**optim)
-        self.process = process_from_dict(process)
+        # The autoregressive baseline has no diffusion process: its loss is next-token NLL.
+        self.process = None if process["name"] == AUTOREGRESSIVE else process_from_dict(process)
         self.model = DiffusionTransformer(self.model_config)
         self.ema = ema_model(self.model, self.optim_config.ema_decay)
 
@@ -73,6 +75,10 @@ class MaskedDiffusionModule(L.LightningModule):
 
     def _loss(self, network: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None,
               generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.process is None:
+            logits = network(x, None, labels)[:, :-1].float()  # position l predicts token l + 1
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     x[:, 1:].reshape(-1))
         eps = self.process.schedule.eps
         t = antithetic_times(x.shape[0], eps, generator, x.device)
         z_t = self.process.corrupt(x, t, generator)
@@ -122,7 +128,8 @@ class MaskedDiffusionModule(L.LightningModule):
 
     def export_config(self) -> dict:
         """Everything besides the weights that sampling needs, as plain data."""
-        return {"model": self.model_config.to_dict(), "process": self.process.to_dict(),
+        process = self.hparams.process
+        return {"model": self.model_config.to_dict(), "process": process,
                 "optim": asdict(self.optim_config), "vocab": list(self.hparams.vocab),
                 "label_definition": self.hparams.label_definition, "data": self.hparams.data,
                 "global_step": int(self.global_step)}

@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
 from molremdm.diffusion.masked import MaskedProcess
+from molremdm.diffusion.process import AUTOREGRESSIVE
 from molremdm.diffusion.uniform import UniformProcess
 from molremdm.diffusion.schedules import LogLinearSchedule
 from molremdm.training.callbacks import ExportBest, SampleQuality
@@ -24,7 +25,7 @@ from molremdm.training.module import MaskedDiffusionModule, OptimConfig
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("bf16-mixed", "32-true")
-MODEL_KINDS = ("mdlm", "udlm")
+MODEL_KINDS = ("mdlm", "udlm", "ar")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class NetworkConfig:
     mlp_ratio: int = 4
     dropout: float = 0.0
     conditional: bool = True  # label embedding with a null label, for classifier-free guidance
-    kind: str = "mdlm"  # mdlm: masked diffusion; udlm: uniform-noise diffusion (time-conditioned)
+    # mdlm: masked diffusion; udlm: uniform-noise diffusion (time-conditioned); ar: causal
+    # transformer baseline on the same tokens
+    kind: str = "mdlm"
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -134,13 +137,16 @@ def train(config: TrainConfig, resume: str | Path | None = None,
     model = {"vocab_size": len(tokenizer), "length": config.data.length, "width": net.width,
              "depth": net.depth, "heads": net.heads, "mlp_ratio": net.mlp_ratio,
              "dropout": net.dropout, "num_classes": labels.num_classes if net.conditional else 0,
-             "time_conditioning": net.kind == "udlm"}
-    if net.kind == "udlm":
-        process = UniformProcess(len(tokenizer), tokenizer.mask_id, LogLinearSchedule(1e-3))
+             "time_conditioning": net.kind == "udlm", "causal": net.kind == "ar"}
+    if net.kind == "ar":
+        process_config = {"name": AUTOREGRESSIVE}
+    elif net.kind == "udlm":
+        process_config = UniformProcess(len(tokenizer), tokenizer.mask_id,
+                                        LogLinearSchedule(1e-3)).to_dict()
     else:
-        process = MaskedProcess(tokenizer.mask_id, LogLinearSchedule(1e-3))
+        process_config = MaskedProcess(tokenizer.mask_id, LogLinearSchedule(1e-3)).to_dict()
     module = MaskedDiffusionModule(
-        model=model, process=process.to_dict(), optim=asdict(config.optim),
+        model=model, process=process_config, optim=asdict(config.optim),
         vocab=tokenizer.vocab, label_definition=labels.to_dict() if net.conditional else None,
         data=asdict(config.data))
     datamodule = MoleculeDataModule(config.data, run.batch_size, seed=run.seed, prepared=prepared)
