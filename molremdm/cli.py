@@ -169,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_classifier(commands)
     _add_demo(commands)
     _add_bench(commands)
-    from molremdm import cli_sample
+    from molremdm import cli_experiments, cli_sample
     cli_sample.add_commands(commands, HelpFormatter)
+    cli_experiments.add_commands(commands, HelpFormatter)
     return parser
 
 
@@ -181,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     handlers = {"train": _run_train, "train-classifier": _run_train_classifier,
                 "demo": _run_demo, "bench": _run_bench}
-    from molremdm import cli_sample
+    from molremdm import cli_experiments, cli_sample
     handlers.update(cli_sample.HANDLERS)
+    handlers.update(cli_experiments.HANDLERS)
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, NotImplementedError) as error:  # includes CheckpointError

@@ -1,0 +1,99 @@
+"""Sweeps: grid expansion, resume after a kill, seed aggregation, and the pareto command."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from molremdm.cli import main
+from molremdm.experiments.sweep import SweepConfig, read_finished, run_sweep
+from molremdm.training.run import config_from_dict, train
+
+
+@pytest.fixture(scope="module")
+def model(small_data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep-model")
+    return train(config_from_dict({
+        "network": {"width": 32, "depth": 1, "heads": 2},
+        "optim": {"max_steps": 4, "warmup_steps": 1},
+        "run": {"batch_size": 32, "val_every_steps": 4, "sample_every_validation": 0,
+                "precision": "32-true", "output_dir": str(folder), "name": "m"}}),
+        prepared=small_data)
+
+
+def sweep_dict(model, results):
+    return {"name": "tiny", "checkpoints": [str(model)],
+            "samplers": [{"sampler": "mdlm"}, {"sampler": "remdm-cap", "eta": 0.05}],
+            "guidance": ["cfg"], "gamma": [1, 2, 3], "steps": [48], "seeds": [0, 1],
+            "num_samples": 96, "results": str(results), "workers": 1}
+
+
+def test_grid_expansion(model, tmp_path):
+    config = SweepConfig(**sweep_dict(model, tmp_path / "r.csv"))
+    assert len(config.settings()) == 2 * 3 * 2
+    unguided = SweepConfig(**{**sweep_dict(model, tmp_path / "r.csv"), "guidance": ["none"]})
+    assert len(unguided.settings()) == 2 * 2  # gamma does not multiply unguided runs
+
+
+def test_killed_sweep_resumes_with_every_row_once(model, tmp_path):
+    results = tmp_path / "results.csv"
+    config_path = tmp_path / "sweep.yaml"
+    config_path.write_text(yaml.safe_dump(sweep_dict(model, results)))
+    process = subprocess.Popen([sys.executable, "-m", "molremdm.cli", "sweep", "--config",
+                                str(config_path), "--no-progress"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if results.is_file() and len(results.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    partial = len(read_finished(results))
+    assert 3 <= partial < 12, "the kill should land mid-way"
+
+    assert main(["sweep", "--config", str(config_path), "--no-progress"]) == 0
+    table = pd.read_csv(results)
+    assert len(table) == 12
+    assert table["key"].is_unique
+    summary = pd.read_csv(tmp_path / "results_summary.csv")
+    assert len(summary) == 6
+    assert (summary["seeds"] == 2).all()
+    assert "validity_std" in summary.columns
+
+
+def test_incomplete_last_row_dropped(model, tmp_path):
+    results = tmp_path / "r.csv"
+    run_sweep(SweepConfig(**{**sweep_dict(model, results), "seeds": [0], "gamma": [2]}),
+              progress=False)
+    text = results.read_text()
+    results.write_text(text + text.splitlines()[-1][:20])  # a row cut short by a kill
+    assert len(read_finished(results)) == 2
+    assert len(results.read_text().splitlines()) == 3
+
+
+def test_pareto_command_writes_front_plot_and_hypervolume(tmp_path, capsys):
+    table = pd.DataFrame({"sampler": ["a", "a", "b"], "gamma": [1, 2, 1], "steps": [32] * 3,
+                          "num_novel": [100, 60, 80], "novel_mean_ring_count": [4.0, 4.5, 3.0]})
+    results = tmp_path / "results.csv"
+    table.to_csv(results, index=False)
+    front, plot = tmp_path / "front.csv", tmp_path / "front.png"
+    assert main(["pareto", str(results), "--group", "sampler", "--min-x", "50",
+                 "--front-csv", str(front), "-o", str(plot)]) == 0
+    assert len(pd.read_csv(front)) == 3
+    volumes = pd.read_csv(tmp_path / "front_hypervolume.csv")
+    assert set(volumes["sampler"]) == {"a", "b"}
+    assert plot.is_file() and plot.with_suffix(".svg").is_file()
+    assert "hypervolume" in capsys.readouterr().out
+
+
+def test_unknown_sweep_key_rejected(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "checkpoints": ["m"], "gammas": [1]}))
+    assert main(["sweep", "--config", str(path)]) == 2
+    assert "unknown key(s) ['gammas']" in capsys.readouterr().err
