@@ -49,3 +49,32 @@ def test_two_unnamed_wandb_loggers_get_distinct_ids(no_wandb_credentials, tmp_pa
     second = make_logger("wandb", tmp_path, "same-name")
     assert first._wandb_init["id"] != second._wandb_init["id"]
     assert first._wandb_init["mode"] == "offline"
+
+
+def test_wandb_sample_table_logged(no_wandb_credentials, small_data, tmp_path):
+    config = config_from_dict({
+        "network": {"width": 32, "depth": 1, "heads": 2},
+        "optim": {"max_steps": 2, "warmup_steps": 1},
+        "run": {"batch_size": 32, "val_every_steps": 2, "sample_every_validation": 8,
+                "precision": "32-true", "output_dir": str(tmp_path), "name": "tables",
+                "logger": "wandb"},
+    })
+    train(config, prepared=small_data)
+    run = next((tmp_path / "tables" / "wandb").glob("offline-run-*"))
+    assert b"val/samples" in next(run.glob("run-*.wandb")).read_bytes()
+    assert list((run / "files" / "media" / "table" / "val").glob("samples_*.table.json"))
+
+
+def test_pareto_logs_front_and_plot_offline(no_wandb_credentials, tmp_path):
+    import pandas as pd
+
+    from molremdm.cli import main
+    results = tmp_path / "results.csv"
+    pd.DataFrame({"gamma": [1, 2], "steps": [32, 32], "num_novel": [100, 60],
+                  "novel_mean_ring_count": [4.0, 4.5]}).to_csv(results, index=False)
+    assert main(["pareto", str(results), "--front-csv", str(tmp_path / "f.csv"), "-o",
+                 str(tmp_path / "plots" / "f.png"), "--logger", "wandb"]) == 0
+    run = next((tmp_path / "plots" / "wandb").glob("offline-run-*"))
+    media = run / "files" / "media"
+    assert list((media / "table" / "pareto").glob("front_*.table.json"))
+    assert list((media / "images" / "pareto").glob("plot_*.png"))

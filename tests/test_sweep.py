@@ -97,3 +97,17 @@ def test_unknown_sweep_key_rejected(tmp_path, capsys):
     path.write_text(yaml.safe_dump({"name": "x", "checkpoints": ["m"], "gammas": [1]}))
     assert main(["sweep", "--config", str(path)]) == 2
     assert "unknown key(s) ['gammas']" in capsys.readouterr().err
+
+
+def test_grid_draws_best_novel_molecules(tmp_path, capsys):
+    samples = tmp_path / "s.txt"
+    samples.write_text("C1CC2CC12\nCCO\nC1CC1\nC12C3C4C1C5C2C3C45\nnot-a-molecule\n")
+    output = tmp_path / "grid.png"
+    assert main(["grid", str(samples), "--property", "ring_count", "--top", "2",
+                 "--reference", "none", "-o", str(output)]) == 0
+    assert output.stat().st_size > 1000
+    from molremdm.experiments.evaluate import best_novel
+    ranked = best_novel(samples.read_text().splitlines(), None, "ring_count", 2)
+    from molremdm.chem.molecules import canonical_smiles
+    assert ranked[0] == (canonical_smiles("C12C3C4C1C5C2C3C45"), 6.0)  # cubane
+    assert ranked[1][1] == 2.0

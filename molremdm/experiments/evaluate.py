@@ -36,3 +36,16 @@ def load_reference(spec: str | None) -> set[str] | None:
         from molremdm.data.qm9 import reference_smiles
         return reference_smiles()
     return {c for c in canonicalize_samples(read_samples(spec)) if c is not None}
+
+
+def best_novel(samples: list[str | None], reference: set[str] | None, property_name: str,
+               top: int, lowest: bool = False) -> list[tuple[str, float]]:
+    """The ``top`` distinct novel molecules (canonical SMILES) with the highest property value
+    (lowest with ``lowest``), with their values; RDKit properties only (qed, ring_count)."""
+    from molremdm.chem.properties import compute_property
+
+    canonical = {c for c in canonicalize_samples(samples) if c is not None}
+    novel = sorted(canonical - (reference or set()))
+    values = compute_property(property_name, novel)
+    ranked = sorted(zip(novel, values.tolist()), key=lambda pair: pair[1], reverse=not lowest)
+    return ranked[:top]

@@ -62,6 +62,8 @@ class SampleQuality(L.Callback):
         metrics = evaluate_samples(smiles, properties=())
         module.log("val/validity", metrics["validity"])
         module.log("val/uniqueness", metrics["uniqueness"] if metrics["num_valid"] else 0.0)
+        if type(trainer.logger).__name__ == "WandbLogger":
+            _log_sample_table(trainer.logger, smiles[:16], trainer.global_step)
 
 
 class ExportBest(L.Callback):
@@ -86,3 +88,20 @@ class ExportBest(L.Callback):
             weights = module.ema.module.state_dict()
         export_model(weights, config, self.folder)
         logger.info("exported EMA model (step %s) to %s", config["global_step"], self.folder)
+
+
+def _log_sample_table(wandb_logger, smiles: list[str | None], step: int) -> None:
+    """A W&B table of sampled SMILES with their validity and a drawing of each valid one."""
+    import wandb
+    from rdkit.Chem import Draw
+
+    from molremdm.chem.molecules import parse_smiles, quiet_rdkit
+
+    rows = []
+    with quiet_rdkit():
+        for text in smiles:
+            mol = parse_smiles(text)
+            image = wandb.Image(Draw.MolToImage(mol, size=(200, 200))) if mol else None
+            rows.append([text or "", mol is not None, image])
+    table = wandb.Table(columns=["smiles", "valid", "molecule"], data=rows)
+    wandb_logger.experiment.log({"val/samples": table, "trainer/global_step": step})

@@ -30,6 +30,32 @@ def _wandb_can_go_online(timeout: float = 2.0) -> bool:
         return False
 
 
+def wandb_mode() -> str:
+    """$WANDB_MODE when set, else online only with a key and a reachable host, else offline."""
+    mode = os.environ.get("WANDB_MODE") or ("online" if _wandb_can_go_online() else "offline")
+    if mode not in ("online", "offline", "disabled"):
+        raise ValueError(f"WANDB_MODE={mode!r} is not one of online, offline, disabled")
+    return mode
+
+
+def log_tables_and_images(name: str, save_dir: str | Path, tables: dict, images: dict,
+                          config: dict | None = None, project: str = "molremdm") -> str:
+    """Log pandas tables and image files as one W&B run (mode from ``wandb_mode``); returns
+    the run id. Used for sweep results and Pareto plots."""
+    import wandb
+
+    run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    run = wandb.init(project=project, name=name, id=run_id, dir=str(save_dir),
+                     mode=wandb_mode(), config=config or {})
+    for key, frame in tables.items():
+        run.log({key: wandb.Table(dataframe=frame)})
+    for key, path in images.items():
+        run.log({key: wandb.Image(str(path))})
+    run.finish()
+    return run_id
+
+
 def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molremdm",
                 config: dict | None = None) -> Logger:
     """Build a Lightning logger. ``kind`` is "csv" or "wandb".
@@ -46,9 +72,7 @@ def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molr
 
     from lightning.pytorch.loggers import WandbLogger
 
-    mode = os.environ.get("WANDB_MODE") or ("online" if _wandb_can_go_online() else "offline")
-    if mode not in ("online", "offline", "disabled"):
-        raise ValueError(f"WANDB_MODE={mode!r} is not one of online, offline, disabled")
+    mode = wandb_mode()
     logger.info("W&B logging in %s mode to %s", mode, save_dir)
     run_id = f"{name}-{uuid.uuid4().hex[:8]}"
     # log_model=False: Lightning refuses model artifacts in offline mode, and checkpoints
