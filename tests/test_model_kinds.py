@@ -130,3 +130,33 @@ def test_autoregressive_combinations_rejected(autoregressive, models, tmp_path, 
     }[case]
     assert main(arguments) == 2
     assert message in capsys.readouterr().err
+
+
+def test_optimize_property_with_rdkit_and_surrogate(models, small_data, tmp_path):
+    import subprocess
+    import sys
+
+    from molremdm.data.prepare import DataConfig, prepare_data
+    from molremdm.data.qm9 import load_qm9
+
+    folder, masked = models[0], models[1]
+    gap_data = prepare_data(DataConfig(property="gap", cache_dir=str(tmp_path)),
+                            load_qm9().iloc[:2000])
+    regressor = train_classifier(classifier_config_from_dict({
+        "data": {"property": "gap"}, "network": {**TINY, "task": "regress"},
+        "optim": {"max_steps": 4, "warmup_steps": 1},
+        "run": {**run_section(folder, "gap-regressor"), "sample_every_validation": 0}}),
+        prepared=gap_data)
+    for prop, extra in (("ring_count", []), ("gap", ["--surrogate", str(regressor)])):
+        out = tmp_path / f"{prop}.csv"
+        completed = subprocess.run(
+            [sys.executable, "scripts/optimize_property.py", "--checkpoint", str(masked),
+             "--property", prop, "--samplers", "mdlm", "--steps", "8", "--gammas", "1", "2",
+             "--num-samples", "32", "--min-novel", "0", "--top", "5", "--out", str(out),
+             *extra], capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, completed.stderr
+        settings = (tmp_path / f"{prop}.settings.csv").read_text().splitlines()
+        assert len(settings) == 3
+        rows = out.read_text().splitlines()
+        values = [float(r.split(",")[-1]) for r in rows[1:]]
+        assert values == sorted(values, reverse=True)
