@@ -87,19 +87,15 @@ def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
-    import yaml
-
     from molremdm.training.classifier import classifier_config_from_dict, train_classifier
+    from molremdm.training.run import read_sections
 
-    data = yaml.safe_load(args.config.read_text()) if args.config else {}
     overrides = {"data": {"property": args.property},
                  "network": {"task": args.task, "process": args.process},
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,
                          "logger": args.logger}}
-    for section, values in overrides.items():
-        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    folder = train_classifier(classifier_config_from_dict(data))
+    folder = train_classifier(classifier_config_from_dict(read_sections(args.config, overrides)))
     print(f"exported classifier: {folder}")
     return 0
 

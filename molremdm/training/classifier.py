@@ -10,7 +10,6 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from sklearn.metrics import roc_auc_score
 
 from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
@@ -21,9 +20,9 @@ from molremdm.diffusion.uniform import UniformProcess
 from molremdm.models.checkpoint import export_model
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier
 from molremdm.training.datamodule import MoleculeDataModule
-from molremdm.training.loggers import finish_logger, make_logger
+from molremdm.training.loggers import finish_logger
 from molremdm.training.module import OptimConfig
-from molremdm.training.run import RunConfig, _build
+from molremdm.training.run import RunConfig, _build, make_trainer, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -127,24 +126,15 @@ class NoisyClassifierModule(L.LightningModule):
                          float(roc_auc_score(labels.numpy()[chosen], scores[chosen])))
 
     def configure_optimizers(self):
-        config = self.optim_config
-        optimizer = torch.optim.AdamW(self.network.parameters(), lr=config.lr,
-                                      weight_decay=config.weight_decay,
-                                      betas=(config.beta1, config.beta2))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: config.lr_at(step) / config.lr)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return self.optim_config.build([{"params": list(self.network.parameters()),
+                                         "weight_decay": self.optim_config.weight_decay}])
 
 
 def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | None = None,
                      resume: str | Path | None = None) -> Path:
     """Train and export to ``<output_dir>/<name>/model`` (weights of the best validation loss)."""
     run = config.run
-    if run.threads:
-        torch.set_num_threads(run.threads)
-    L.seed_everything(run.seed, workers=True)
-    run_dir = Path(run.output_dir) / run.name
+    run_dir = start_run(run)
     prepared = prepared or prepare_data(config.data)
     tokenizer, net = prepared.tokenizer, config.network
     schedule = LogLinearSchedule(1e-3)
@@ -160,16 +150,8 @@ def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | Non
         value_std=float(train_values.std()),
         label_definition=prepared.label_definition.to_dict(), data=asdict(config.data))
 
-    checkpoints = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor="val/loss",
-                                  mode="min", save_top_k=1, save_last=True,
-                                  filename="step{step:06d}", auto_insert_metric_name=False)
-    trainer = L.Trainer(
-        accelerator="auto", devices=1, precision=run.precision,
-        max_steps=config.optim.max_steps, max_epochs=-1, gradient_clip_val=run.gradient_clip,
-        val_check_interval=run.val_every_steps, check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, default_root_dir=str(run_dir), log_every_n_steps=25,
-        logger=make_logger(run.logger, run_dir, run.name, config=asdict(config)),
-        callbacks=[checkpoints])
+    trainer, checkpoints = make_trainer(run, config.optim.max_steps, run_dir, "val/loss",
+                                        asdict(config), [])
     datamodule = MoleculeDataModule(config.data, run.batch_size, seed=run.seed, prepared=prepared)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)

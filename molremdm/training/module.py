@@ -37,6 +37,16 @@ class OptimConfig:
         if not 0.0 <= self.label_dropout <= 1.0:
             raise ValueError(f"label_dropout must be in [0, 1], got {self.label_dropout}")
 
+    def build(self, parameter_groups: list[dict]) -> dict:
+        """AdamW over the parameter groups with the warm-up and cosine schedule, stepped per
+        optimiser step, in the form ``configure_optimizers`` returns."""
+        optimizer = torch.optim.AdamW(parameter_groups, lr=self.lr,
+                                      betas=(self.beta1, self.beta2))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: self.lr_at(step) / self.lr)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
     def lr_at(self, step: int) -> float:
         """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at ``max_steps``."""
         if step < self.warmup_steps:
@@ -117,14 +127,8 @@ class MaskedDiffusionModule(L.LightningModule):
         for name, parameter in self.model.named_parameters():
             (decay if parameter.dim() >= 2 and "embedding" not in name else no_decay).append(
                 parameter)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=config.lr, betas=(config.beta1, config.beta2))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: config.lr_at(step) / config.lr)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return config.build([{"params": decay, "weight_decay": config.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}])
 
     def export_config(self) -> dict:
         """Everything besides the weights that sampling needs, as plain data."""

@@ -103,6 +103,12 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
 def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None
                 ) -> TrainConfig:
     """Read a YAML config (or start from the defaults) and apply per-section overrides."""
+    return config_from_dict(read_sections(path, overrides))
+
+
+def read_sections(path: str | Path | None, overrides: dict[str, dict[str, Any]] | None = None
+                  ) -> dict[str, Any]:
+    """Read a YAML file of config sections and apply the overrides that are not None."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -113,7 +119,33 @@ def load_config(path: str | Path | None, overrides: dict[str, dict[str, Any]] | 
             raise ValueError(f"config file {path} must hold a mapping of sections")
     for section, values in (overrides or {}).items():
         data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return config_from_dict(data)
+    return data
+
+
+def start_run(run: RunConfig) -> Path:
+    """Apply thread count and seed; returns the run folder ``<output_dir>/<name>``."""
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    L.seed_everything(run.seed, workers=True)
+    return Path(run.output_dir) / run.name
+
+
+def make_trainer(run: RunConfig, max_steps: int, run_dir: Path, monitor: str,
+                 config: dict, callbacks: list[L.Callback]) -> tuple[L.Trainer, ModelCheckpoint]:
+    """A step-based Trainer validating every ``val_every_steps`` steps, keeping the last and
+    the best checkpoint by ``monitor`` (saved after each validation, so it is current)."""
+    checkpoints = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename=f"step{{step:06d}}-{monitor.split('/')[-1]}"
+        f"{{{monitor}:.4f}}", auto_insert_metric_name=False, monitor=monitor, mode="min",
+        save_top_k=1, save_last=True)
+    trainer = L.Trainer(
+        accelerator="auto", devices=1, precision=run.precision, max_steps=max_steps,
+        max_epochs=-1, gradient_clip_val=run.gradient_clip, val_check_interval=run.val_every_steps,
+        check_val_every_n_epoch=None, log_every_n_steps=25, num_sanity_val_steps=0,
+        default_root_dir=str(run_dir), enable_model_summary=True,
+        logger=make_logger(run.logger, run_dir, run.name, config=config),
+        callbacks=[checkpoints, *callbacks])
+    return trainer, checkpoints
 
 
 def train(config: TrainConfig, resume: str | Path | None = None,
@@ -126,11 +158,7 @@ def train(config: TrainConfig, resume: str | Path | None = None,
     order are restored. ``prepared`` replaces the data set named in ``config.data``.
     """
     run = config.run
-    if run.threads:
-        torch.set_num_threads(run.threads)
-    L.seed_everything(run.seed, workers=True)
-    run_dir = Path(run.output_dir) / run.name
-
+    run_dir = start_run(run)
     prepared = prepared or prepare_data(config.data)
     tokenizer, labels = prepared.tokenizer, prepared.label_definition
     net = config.network
@@ -151,19 +179,10 @@ def train(config: TrainConfig, resume: str | Path | None = None,
         data=asdict(config.data))
     datamodule = MoleculeDataModule(config.data, run.batch_size, seed=run.seed, prepared=prepared)
 
-    checkpoints = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="step{step:06d}-nll{val/nll:.4f}",
-        auto_insert_metric_name=False, monitor="val/nll", mode="min", save_top_k=1,
-        save_last=True)  # saved after every validation, so val/nll is current
-    trainer = L.Trainer(
-        accelerator="auto", devices=1, precision=run.precision, max_steps=config.optim.max_steps,
-        max_epochs=-1, gradient_clip_val=run.gradient_clip, val_check_interval=run.val_every_steps,
-        check_val_every_n_epoch=None, log_every_n_steps=25, num_sanity_val_steps=0,
-        default_root_dir=str(run_dir), enable_model_summary=True,
-        logger=make_logger(run.logger, run_dir, run.name, config=config.to_dict()),
-        callbacks=[checkpoints, SampleQuality(run.sample_every_validation, seed=run.seed),
-                   ExportBest(run_dir / "model"), *(callbacks or [])],
-    )
+    trainer, _ = make_trainer(
+        run, config.optim.max_steps, run_dir, "val/nll", config.to_dict(),
+        [SampleQuality(run.sample_every_validation, seed=run.seed),
+         ExportBest(run_dir / "model"), *(callbacks or [])])
     logger.info("training %s: %s", run.name, labels.describe())
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
