@@ -69,7 +69,7 @@ def run_grid_command(args: argparse.Namespace) -> int:
     ranked = best_novel(read_samples(args.samples), load_reference(args.reference),
                         args.property, args.top)
     if not ranked:
-        raise ValueError(f"{args.samples} holds no valid novel molecule to draw")
+        raise ValueError(f"{args.samples} contains no valid novel molecule to draw")
     legends = [f"{args.property} {value:.3g}" for _, value in ranked]
     save_molecule_grid([s for s, _ in ranked], legends, args.output)
     print(f"drew {len(ranked)} molecules to {args.output}")

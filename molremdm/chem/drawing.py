@@ -12,8 +12,8 @@ from molremdm.chem.molecules import parse_smiles, quiet_rdkit
 
 def molecule_grid(smiles: Sequence[str], legends: Sequence[str], columns: int = 5,
                   size: int = 220):
-    """A PIL image of the molecules in a grid, each with its legend; unparseable entries are
-    skipped."""
+    """Draw the molecules in a grid, each with its legend, as a PIL image. Unparseable
+    entries are skipped."""
     with quiet_rdkit():
         pairs = [(parse_smiles(s), text) for s, text in zip(smiles, legends)]
     pairs = [(mol, text) for mol, text in pairs if mol is not None]

@@ -57,7 +57,7 @@ def training_flops_per_token(config: ModelConfig) -> float:
 
 
 def molremdm_step(config: ModelConfig, bf16: bool) -> Callable[[], None]:
-    """One training step as molremdm runs it: MDLM loss, backward, clipping, AdamW, EMA."""
+    """Build one training step as molremdm runs it: MDLM loss, backward, clipping, AdamW, EMA."""
     model, process = DiffusionTransformer(config), MaskedProcess(MASK)
     average = ema_model(model, 0.999)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -79,7 +79,8 @@ def molremdm_step(config: ModelConfig, bf16: bool) -> Callable[[], None]:
 
 
 def baseline_step(config: ModelConfig) -> Callable[[], None]:
-    """A plain fp32 ``nn.TransformerEncoder`` of the same size, same batch, plain loop."""
+    """Build the baseline step: a plain fp32 ``nn.TransformerEncoder`` of the same size and
+    batch in a plain loop."""
     D = config.width
     layer = nn.TransformerEncoderLayer(D, config.heads, config.mlp_ratio * D, dropout=0.0,
                                        activation="gelu", batch_first=True, norm_first=True)

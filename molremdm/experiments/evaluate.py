@@ -28,8 +28,8 @@ def read_samples(path: str | Path) -> list[str | None]:
 
 
 def load_reference(spec: str | None) -> set[str] | None:
-    """The novelty reference: "qm9" (all of the bundled QM9), "none", or a samples-style file
-    whose valid molecules are canonicalised with the installed RDKit."""
+    """Load the novelty reference: "qm9" (all of the bundled QM9), "none", or a samples-style
+    file whose valid molecules are canonicalised with the installed RDKit."""
     if spec is None or spec == "none":
         return None
     if spec == "qm9":
@@ -40,8 +40,8 @@ def load_reference(spec: str | None) -> set[str] | None:
 
 def best_novel(samples: list[str | None], reference: set[str] | None, property_name: str,
                top: int, lowest: bool = False) -> list[tuple[str, float]]:
-    """The ``top`` distinct novel molecules (canonical SMILES) with the highest property value
-    (lowest with ``lowest``), with their values; RDKit properties only (qed, ring_count)."""
+    """Rank the distinct novel molecules by an RDKit property (qed or ring_count) and return
+    the ``top`` (canonical SMILES, value) pairs, highest first (lowest first with ``lowest``)."""
     from molremdm.chem.properties import compute_property
 
     canonical = {c for c in canonicalize_samples(samples) if c is not None}

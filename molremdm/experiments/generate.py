@@ -128,7 +128,7 @@ def _classifier_guidance(model: LoadedModel, settings: SamplingSettings, base):
 
 
 def build_denoiser(model: LoadedModel, settings: SamplingSettings):
-    """The denoiser for a model and guidance setting.
+    """Build the denoiser for a model and guidance setting.
 
     Unguided sampling of a conditional model uses the null label (exactly D-CFG at gamma = 0);
     classifier guidance wraps that unguided denoiser.
@@ -157,14 +157,14 @@ def generate(model: LoadedModel, settings: SamplingSettings,
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
                                          enabled=settings.precision == "bf16"):
         if settings.sampler == AR_SAMPLER:
-            classes = model.num_classes
+            null_label = model.num_classes if model.num_classes else None
             guided = settings.guidance == "cfg"
+            label = settings.target if guided else null_label
             result = sample_autoregressive(
                 model, num_samples=settings.num_samples, length=length,
                 bos_id=model.tokenizer.bos_id, pad_id=model.tokenizer.pad_id,
-                mask_id=model.tokenizer.mask_id,
-                label=settings.target if guided else (classes if classes else None),
-                null_label=classes if classes else None, gamma=settings.gamma if guided else None,
+                mask_id=model.tokenizer.mask_id, label=label, null_label=null_label,
+                gamma=settings.gamma if guided else None,
                 temperature=settings.temperature, top_p=settings.top_p, generator=generator,
                 device=device, progress=progress)
         elif settings.sampler == UDLM_SAMPLER:
@@ -184,7 +184,8 @@ def generate(model: LoadedModel, settings: SamplingSettings,
 
 def run_record(settings: SamplingSettings, result: SampleResult, metrics: dict[str, Any],
                checkpoint: str) -> dict[str, Any]:
-    """One flat results row: sampling parameters, strategy options, NFE, wall time, metrics."""
+    """Flatten a run into one results row: sampling parameters, strategy options, NFE, wall
+    time and metrics."""
     record = {"checkpoint": checkpoint, **asdict(settings), **result.strategy,
               "nfe": result.nfe, "wall_time_s": round(result.wall_time, 3), **metrics}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}

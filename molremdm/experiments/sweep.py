@@ -52,7 +52,7 @@ class SweepConfig:
     workers: int | None = None  # None: sized to the machine
 
     def settings(self) -> list[tuple[str, SamplingSettings]]:
-        """The expanded grid as (checkpoint, settings); unguided entries ignore gamma."""
+        """Expand the grid into (checkpoint, settings) pairs; unguided entries ignore gamma."""
         grid = []
         for checkpoint, entry, guidance, steps, seed in itertools.product(
                 self.checkpoints, self.samplers, self.guidance, self.steps, self.seeds):

@@ -80,7 +80,7 @@ def _ema_weights_from_lightning(path: Path) -> tuple[dict[str, torch.Tensor], di
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle errors, truncated zip files, foreign objects
         raise CheckpointError(
-            f"cannot read Lightning checkpoint {path}: {error}. It is corrupt or holds "
+            f"cannot read Lightning checkpoint {path}: {error}. It is corrupt or contains "
             "objects other than tensors and plain data; use a checkpoint written by "
             "`molremdm train` or an exported model folder") from None
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
@@ -101,7 +101,7 @@ def _read_export(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     for required in (config_path, weights_path):
         if not required.is_file():
-            raise CheckpointError(f"{required} not found; an exported model folder holds "
+            raise CheckpointError(f"{required} not found; an exported model folder contains "
                                   f"{WEIGHTS_FILE} and {CONFIG_FILE}")
     try:
         config = json.loads(config_path.read_text())

@@ -19,7 +19,8 @@ WANDB_HOST = ("api.wandb.ai", 443)
 
 
 def _wandb_can_go_online(timeout: float = 2.0) -> bool:
-    """True when a W&B key is configured and the W&B host answers within ``timeout`` seconds."""
+    """Return True when a W&B key is configured and the W&B host accepts a connection within
+    ``timeout`` seconds."""
     has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").is_file()
     if not has_key:
         return False
@@ -60,9 +61,9 @@ def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molr
                 config: dict | None = None) -> Logger:
     """Build a Lightning logger. ``kind`` is "csv" or "wandb".
 
-    For W&B the mode is $WANDB_MODE when set; otherwise online only when a key is configured
-    and the host is reachable, else offline, so a run never waits on the network. Every run
-    gets a fresh id, so two unnamed runs never share one (offline runs cannot be resumed by id).
+    The W&B mode comes from ``wandb_mode``, so a run without a key or network is written
+    offline and never waits on the network. Every run gets a fresh id, so two unnamed runs never
+    share one (offline runs cannot be resumed by id anyway).
     """
     save_dir = Path(save_dir)
     if kind == "csv":
@@ -82,7 +83,8 @@ def make_logger(kind: str, save_dir: str | Path, name: str, project: str = "molr
 
 
 def finish_logger(experiment_logger: Logger) -> None:
-    """Close a W&B run so its folder holds the final config and summary; other loggers flush."""
+    """Close a W&B run so that its folder contains the final config and summary, or flush
+    another logger."""
     if type(experiment_logger).__name__ == "WandbLogger":
         experiment_logger.experiment.finish()
     else:
