@@ -23,7 +23,7 @@ from molremdm.data.qm9 import reference_smiles
 from molremdm.experiments.generate import SamplingSettings, generate, run_record
 from molremdm.models.checkpoint import load_model
 
-COLUMNS = ("sampler", "steps", "eta", "guidance", "gamma", "validity", "uniqueness", "novelty",
+COLUMNS = ("sampler", "precision", "steps", "eta", "guidance", "gamma", "validity", "uniqueness", "novelty",
            "num_novel", "mean_ring_count", "novel_mean_ring_count", "mean_qed", "nfe",
            "wall_time_s")
 
@@ -31,7 +31,8 @@ COLUMNS = ("sampler", "steps", "eta", "guidance", "gamma", "validity", "uniquene
 OPTION_KEYS = ("eta", "t_on", "t_off", "alpha_on", "t_switch", "top_p", "gamma")
 
 
-def parse_setting(text: str, num_samples: int, seed: int) -> SamplingSettings:
+def parse_setting(text: str, num_samples: int, seed: int, precision: str = "32"
+                  ) -> SamplingSettings:
     sampler, _, rest = text.partition(":")
     steps, _, rest = rest.partition(":")
     if not sampler or not steps.isdigit():
@@ -46,7 +47,8 @@ def parse_setting(text: str, num_samples: int, seed: int) -> SamplingSettings:
     gamma = options.pop("gamma", None)
     return SamplingSettings(num_samples=num_samples, steps=int(steps), sampler=sampler,
                             guidance="none" if gamma is None else "cfg",
-                            gamma=0.0 if gamma is None else gamma, seed=seed, **options)
+                            gamma=0.0 if gamma is None else gamma, seed=seed,
+                            precision=precision, **options)
 
 
 def format_cell(value) -> str:
@@ -62,11 +64,14 @@ def main() -> None:
                         help="SAMPLER:STEPS[:KEY=VALUE...]; repeat for more rows")
     parser.add_argument("--num-samples", type=int, default=1024, help="molecules per setting")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every setting")
+    parser.add_argument("--precision", choices=["32", "bf16"], default="32",
+                        help="network precision of every setting")
     parser.add_argument("--jsonl", type=Path, help="append each row to this JSON-lines file "
                         "and skip settings already in it")
     args = parser.parse_args()
 
-    settings = [parse_setting(s, args.num_samples, args.seed) for s in args.setting]
+    settings = [parse_setting(s, args.num_samples, args.seed, args.precision)
+                for s in args.setting]
     done = {}
     if args.jsonl is not None and args.jsonl.is_file():
         for line in args.jsonl.read_text().splitlines():

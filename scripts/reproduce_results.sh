@@ -18,20 +18,21 @@ if [[ $part == unguided || $part == all ]]; then
 fi
 
 if [[ $part == samplers || $part == all ]]; then
-  # every strategy with its defaults at T in {32, 64, 128, 256}, unguided
+  # MDLM and every ReMDM strategy with its defaults at T in {32, 64, 128, 256}, unguided,
+  # network in bf16
   settings=()
   for steps in 32 64 128 256; do
-    for sampler in mdlm remdm-cap remdm-rescale remdm-conf remdm-loop remdm-switch \
-                   forward-backward dfm; do
+    for sampler in mdlm remdm-cap remdm-rescale remdm-conf remdm-loop remdm-switch; do
       settings+=(--setting "$sampler:$steps")
     done
   done
-  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/samplers.jsonl" "${settings[@]}"
+  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/samplers.jsonl" \
+    --precision bf16 "${settings[@]}"
 fi
 
 if [[ $part == tuning || $part == all ]]; then
   # eta and loop parameters for QM9 at T = 128
-  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/tuning.jsonl" \
+  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/tuning.jsonl" --precision bf16 \
     --setting remdm-cap:128:eta=0.005 --setting remdm-cap:128:eta=0.05 \
     --setting remdm-cap:128:eta=0.1 --setting remdm-rescale:128:eta=0.1 \
     --setting remdm-rescale:128:eta=0.5 --setting remdm-loop:128:eta=0.05 \
@@ -40,7 +41,9 @@ if [[ $part == tuning || $part == all ]]; then
 fi
 
 if [[ $part == sweep || $part == all ]]; then
-  .venv/bin/molremdm sweep --config configs/sweep/qm9_ring_cfg.yaml --no-progress
-  .venv/bin/molremdm pareto runs/sweeps/qm9_ring_cfg.csv --group sampler --group steps \
-    --min-x 50 --front-csv "$OUT/qm9_ring_cfg_front.csv" -o docs/figures/qm9_ring_cfg_front.png
+  # SWEEP=qm9_ring_cfg runs the full grid with T = 128 as well
+  sweep=${SWEEP:-qm9_ring_cfg_short}
+  .venv/bin/molremdm sweep --config "configs/sweep/$sweep.yaml" --no-progress
+  .venv/bin/molremdm pareto "runs/sweeps/$sweep.csv" --group sampler --group steps \
+    --min-x 50 --front-csv "$OUT/${sweep}_front.csv" -o "docs/figures/${sweep}_front.png"
 fi

@@ -48,6 +48,7 @@ class SweepConfig:
     target: int = 1
     classifier: str | None = None
     cbg_mode: list[str] = field(default_factory=lambda: ["exact"])
+    precision: str = "32"  # network precision: "32" or "bf16" (draws are float64 either way)
     results: str = "runs/sweeps/results.csv"
     workers: int | None = None  # None: sized to the machine
 
@@ -62,7 +63,7 @@ class SweepConfig:
                 grid.append((checkpoint, SamplingSettings(
                     num_samples=self.num_samples, steps=steps, guidance=guidance, gamma=gamma,
                     target=self.target, seed=seed, classifier=self.classifier, cbg_mode=mode,
-                    **entry)))
+                    precision=self.precision, **entry)))
         return grid
 
 
