@@ -36,8 +36,10 @@ def test_sample_writes_csv_and_json(exported, tmp_path, capsys):
     record = json.loads(report.read_text())
     assert METRIC_KEYS <= set(record)
     assert record["nfe"] == 16  # 8 steps, two guidance branches each
-    assert record["sampler"] == "remdm-loop" and record["eta"] == 0.05
-    assert record["gamma"] == 2.0 and record["seed"] == 3
+    assert record["sampler"] == "remdm-loop"
+    assert record["eta"] == 0.05
+    assert record["gamma"] == 2.0
+    assert record["seed"] == 3
     assert record["wall_time_s"] > 0
     assert "validity" in capsys.readouterr().out
 

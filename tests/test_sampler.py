@@ -201,7 +201,8 @@ def test_loop_phase_split():
     for steps in (1, 2, 3, 10, 128):
         phases = loop.phase_steps(steps)
         assert sum(phases) == steps
-        assert min(phases) >= 0 and phases[2] >= 1
+        assert min(phases) >= 0
+        assert phases[2] >= 1
     assert loop.phase_steps(100) == (45, 50, 5)
 
 

@@ -88,7 +88,8 @@ def test_pareto_command_writes_front_plot_and_hypervolume(tmp_path, capsys):
     assert len(pd.read_csv(front)) == 3
     volumes = pd.read_csv(tmp_path / "front_hypervolume.csv")
     assert set(volumes["sampler"]) == {"a", "b"}
-    assert plot.is_file() and plot.with_suffix(".svg").is_file()
+    assert plot.is_file()
+    assert plot.with_suffix(".svg").is_file()
     assert "hypervolume" in capsys.readouterr().out
 
 

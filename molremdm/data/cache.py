@@ -13,7 +13,7 @@ CACHE_ENV = "MOLREMDM_CACHE_DIR"
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
-    """The cache folder: the argument, else $MOLREMDM_CACHE_DIR, else ~/.cache/molremdm."""
+    """Return the cache folder: the argument, else $MOLREMDM_CACHE_DIR, else ~/.cache/molremdm."""
     if override is not None:
         path = Path(override)
     elif os.environ.get(CACHE_ENV):
@@ -33,7 +33,7 @@ def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 
 def json_key(payload: dict[str, Any]) -> str:
-    """A short stable hash of a JSON-serialisable description of what a cache entry depends on."""
+    """Hash a JSON-serialisable description of what a cache entry depends on (16 hex digits)."""
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DataConfig:
-    """What data a model trains on and how it is tokenised, labelled and split."""
+    """Data set of a model and how it is tokenised, labelled and split."""
 
     dataset: str = "qm9"
     length: int = 24  # ids per sequence: the longest QM9 canonical SMILES is 22 symbols + BOS + EOS

@@ -105,5 +105,5 @@ def load_qm9(path: str | Path = QM9_FILE, cache: str | Path | None = None,
 
 
 def reference_smiles(path: str | Path = QM9_FILE, cache: str | Path | None = None) -> set[str]:
-    """All canonical QM9 SMILES, the reference set for novelty."""
+    """Return all canonical QM9 SMILES, the reference set for novelty."""
     return set(load_qm9(path, cache)["smiles"])

@@ -43,7 +43,7 @@ class UniformProcess:
         self.allowed = allowed
 
     def noise_distribution(self, device: torch.device | str = "cpu") -> torch.Tensor:
-        """The uniform distribution (V,) over the N non-mask ids."""
+        """Return the uniform distribution (V,) over the N non-mask ids."""
         return self.allowed.to(device).double() / self.num_states
 
     def marginal(self, x_probs: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ DEMO_CONFIG = ROOT / "configs" / "train" / "qm9_demo.yaml"
 
 
 def obtain_model(train_fresh: bool, output_dir: Path) -> Path:
-    """The shipped model folder, or a freshly trained short run when asked or when none ships."""
+    """Return the shipped model folder, or train a short run when asked or when none ships."""
     if not train_fresh and (SHIPPED_MODEL / "config.json").is_file():
         logger.info("using the shipped model %s", SHIPPED_MODEL)
         return SHIPPED_MODEL
@@ -103,7 +103,7 @@ def run_demo(output_dir: Path = Path("runs/demo"), train_fresh: bool = False,
 
 
 def format_summary(summary: dict) -> str:
-    """A small text table of the demo runs."""
+    """Format the demo runs as a small text table."""
     keys = ("validity", "uniqueness", "novelty", "num_novel", "mean_ring_count",
             "novel_mean_ring_count", "mean_qed", "nfe", "wall_time_s")
     names = list(summary["runs"])

@@ -1,6 +1,6 @@
 """Exported models: safetensors weights plus a JSON config, and weights-only loading.
 
-An exported model is a folder with ``model.safetensors`` and ``config.json``. The config holds
+An exported model is a folder with ``model.safetensors`` and ``config.json``. The config contains
 the model size, the vocabulary, the diffusion process, the label definition and the versions
 that made it, so the folder alone is enough to sample. Lightning checkpoints (``.ckpt``) are
 read with ``torch.load(weights_only=True)``; neither path runs code stored in a file.

@@ -41,7 +41,7 @@ class Grid:
 
 @dataclass
 class StepState:
-    """What a per-position strategy may look at: the tokens z_t (B, L) and the confidence
+    """Inputs of a per-position strategy: the tokens z_t (B, L) and the confidence
     (B, L), float32, that the model gave each unmasked token when it was decoded."""
 
     tokens: torch.Tensor
@@ -65,7 +65,7 @@ class Strategy:
     name = "mdlm"
     options: tuple[str, ...] = ()
     needs_confidence = False
-    keeps_marginals = True  # P(masked after step k) = 1 - alpha_s holds exactly
+    keeps_marginals = True  # P(masked after step k) = 1 - alpha_s exactly
 
     def grid(self, steps: int, schedule: LogLinearSchedule) -> Grid:
         times = torch.linspace(1.0, T_MIN, steps + 1, dtype=torch.float64)

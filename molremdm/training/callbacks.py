@@ -91,7 +91,7 @@ class ExportBest(L.Callback):
 
 
 def _log_sample_table(wandb_logger, smiles: list[str | None], step: int) -> None:
-    """A W&B table of sampled SMILES with their validity and a drawing of each valid one."""
+    """Log a W&B table of sampled SMILES with their validity and a drawing of each valid one."""
     import wandb
     from rdkit.Chem import Draw
 

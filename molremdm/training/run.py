@@ -132,7 +132,7 @@ def start_run(run: RunConfig) -> Path:
 
 def make_trainer(run: RunConfig, max_steps: int, run_dir: Path, monitor: str,
                  config: dict, callbacks: list[L.Callback]) -> tuple[L.Trainer, ModelCheckpoint]:
-    """A step-based Trainer validating every ``val_every_steps`` steps, keeping the last and
+    """Build a step-based Trainer validating every ``val_every_steps`` steps, keeping the last and
     the best checkpoint by ``monitor`` (saved after each validation, so it is current)."""
     checkpoints = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename=f"step{{step:06d}}-{monitor.split('/')[-1]}"
