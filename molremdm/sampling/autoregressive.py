@@ -18,6 +18,7 @@ from molremdm.sampling.sampler import SampleResult, categorical, clean_probabili
 
 
 
+@torch.no_grad()
 def sample_autoregressive(network, *, num_samples: int, length: int, bos_id: int,
                           pad_id: int, mask_id: int, label: int | None = None,
                           null_label: int | None = None, gamma: float | None = None,

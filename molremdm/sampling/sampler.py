@@ -106,6 +106,7 @@ def _check_sigma(rule: Strategy, sigma: float | torch.Tensor, bound: float, step
                            f"step {step}")
 
 
+@torch.no_grad()
 def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, steps: int,
            strategy: str | Strategy = "mdlm", generator: torch.Generator | None = None,
            batch_size: int | None = None, callback: StepCallback | None = None,

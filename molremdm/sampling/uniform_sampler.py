@@ -36,6 +36,7 @@ def _posterior(process: UniformProcess, denoiser: Denoiser, z: torch.Tensor, t: 
     return process.posterior(z, process.clean_probs(denoiser(z, times)), alpha_t, alpha_s)
 
 
+@torch.no_grad()
 def sample_uniform(denoiser: Denoiser, *, num_samples: int, length: int,
                    process: UniformProcess, steps: int, generator: torch.Generator | None = None,
                    batch_size: int | None = None, callback: StepCallback | None = None,
