@@ -40,7 +40,7 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
                         "docs/samplers.md")
     sample.add_argument("--eta", type=float, help="remasking strength: in [0, 1] for cap "
                         "(default 0.02), rescale (0.015), switch (0.02) and conf (1.0); in "
-                        "[0, (1 - alpha_on) / alpha_on] for loop (0.02)")
+                        "[0, (1 - alpha_on) / alpha_on] for loop (0.05)")
     sample.add_argument("--t-on", type=float, help="loop start time, t_off < t_on < 1 "
                         "(default 0.55)")
     sample.add_argument("--t-off", type=float, help="loop end time, 0 < t_off < t_on "

@@ -14,17 +14,18 @@ if [[ $part == unguided || $part == all ]]; then
   # unguided quality and D-CFG toward "4 or more rings" at T = 64
   $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/guidance.jsonl" \
     --setting mdlm:64 --setting mdlm:64:gamma=1 --setting mdlm:64:gamma=2 \
-    --setting remdm-loop:64 --setting remdm-loop:64:gamma=2
+    --setting remdm-loop:64:eta=0.02 --setting remdm-loop:64:eta=0.02:gamma=2
 fi
 
 if [[ $part == samplers || $part == all ]]; then
   # MDLM and every ReMDM strategy with its defaults at T in {32, 64, 128, 256}, unguided,
-  # network in bf16
+  # network in bf16; remdm-loop also at eta = 0.02, its value before the QM9 tuning
   settings=()
   for steps in 32 64 128 256; do
     for sampler in mdlm remdm-cap remdm-rescale remdm-conf remdm-loop remdm-switch; do
       settings+=(--setting "$sampler:$steps")
     done
+    settings+=(--setting "remdm-loop:$steps:eta=0.02")
   done
   $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/samplers.jsonl" \
     --precision bf16 "${settings[@]}"
@@ -38,6 +39,11 @@ if [[ $part == tuning || $part == all ]]; then
     --setting remdm-rescale:128:eta=0.5 --setting remdm-loop:128:eta=0.05 \
     --setting remdm-loop:128:eta=0.1 --setting remdm-loop:128:eta=0.2:alpha_on=0.8 \
     --setting remdm-loop:128:eta=0.05:t_on=0.8:t_off=0.1
+  # a second seed for the candidates and the defaults (remdm-loop:128 is eta 0.05 now)
+  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/tuning_seed1.jsonl" \
+    --precision bf16 --seed 1 --setting remdm-loop:128:eta=0.02 --setting remdm-loop:128 \
+    --setting remdm-rescale:128 --setting remdm-rescale:128:eta=0.5 --setting remdm-cap:128 \
+    --setting mdlm:128
 fi
 
 if [[ $part == sweep || $part == all ]]; then

@@ -145,7 +145,7 @@ class Loop(Strategy):
     name = "remdm-loop"
     options = ("eta", "t_on", "t_off", "alpha_on")
 
-    def __init__(self, eta: float = 0.02, t_on: float = 0.55, t_off: float = 0.05,
+    def __init__(self, eta: float = 0.05, t_on: float = 0.55, t_off: float = 0.05,
                  alpha_on: float = 0.9):
         if not 0.0 < t_off < t_on < 1.0:
             raise ValueError(f"{self.name}: need 0 < t_off < t_on < 1, got t_off={t_off}, "
