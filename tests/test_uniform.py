@@ -43,6 +43,22 @@ def test_loss_positive_for_wrong_prediction():
         assert float(loss) > 0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_loss_gradient_is_finite(dtype):
+    # The mask id carries no mass; its log must not leak NaN into the gradient.
+    process = UniformProcess(V, MASK)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 6, V, generator=generator).to(dtype).requires_grad_(True)
+    x = torch.randint(0, V - 1, (8, 6), generator=generator)
+    t = torch.rand(8, generator=generator)
+    z = process.corrupt(x, t, generator)
+    loss = process.loss(logits, x, z, t).mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(logits.grad.float()).all()
+    assert logits.grad.float().abs().sum() > 0
+
+
 def test_loss_matches_fine_discrete_time_sum():
     process = UniformProcess(V, MASK)
     x, x_theta = 2, [0.1, 0.2, 0.6, 0.1]

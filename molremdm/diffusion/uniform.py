@@ -95,10 +95,14 @@ class UniformProcess:
         q_z = q.gather(-1, z_t.unsqueeze(-1))  # (B, L, 1)
         q_hat_z = q_hat.gather(-1, z_t.unsqueeze(-1))
 
-        ratio = q / q_z
-        log_term = torch.log(q * q_hat_z) - torch.log(q_hat * q_z)
         others = self.allowed.to(x.device).clone().expand_as(q).clone()
         others.scatter_(-1, z_t.unsqueeze(-1), False)
+        # The mask id has q = qhat = 0; its log would be -inf in the forward pass and NaN in
+        # the gradient even behind torch.where, so the logs only see the summed entries.
+        q_y = torch.where(others, q, torch.ones_like(q))
+        q_hat_y = torch.where(others, q_hat, torch.ones_like(q_hat))
+        ratio = q / q_z
+        log_term = torch.log(q_y) + torch.log(q_hat_z) - torch.log(q_hat_y) - torch.log(q_z)
         summed = torch.where(others, ratio * log_term, torch.zeros_like(ratio)).sum(-1)
         per_token = beta.squeeze(-1) / self.num_states * (
             1.0 / q_hat_z.squeeze(-1) - 1.0 / q_z.squeeze(-1) + summed)

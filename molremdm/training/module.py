@@ -98,6 +98,12 @@ class MaskedDiffusionModule(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int):
         x, labels = batch[0], batch[1]
         loss = self._loss(self.model, x, self._labels(labels, drop=True))
+        if not torch.isfinite(loss):
+            # Stop at once: one NaN update spoils the weights and every step after it.
+            raise FloatingPointError(
+                f"training loss is {float(loss)} at step {self.global_step}; the weights are "
+                "unchanged since the last finite step. Lower --lr or use --precision 32-true, "
+                "then resume from the last checkpoint")
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"])
         return loss
