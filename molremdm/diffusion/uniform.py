@@ -97,8 +97,8 @@ class UniformProcess:
 
         others = self.allowed.to(x.device).clone().expand_as(q).clone()
         others.scatter_(-1, z_t.unsqueeze(-1), False)
-        # The mask id has q = qhat = 0; its log would be -inf in the forward pass and NaN in
-        # the gradient even behind torch.where, so the logs only see the summed entries.
+        # The mask id has q = qhat = 0, whose log is -inf and gives a NaN gradient even behind
+        # torch.where. So the logs only see the entries that are summed.
         q_y = torch.where(others, q, torch.ones_like(q))
         q_hat_y = torch.where(others, q_hat, torch.ones_like(q_hat))
         ratio = q / q_z

@@ -101,9 +101,8 @@ class MaskedDiffusionModule(L.LightningModule):
         if not torch.isfinite(loss):
             # Stop at once: one NaN update spoils the weights and every step after it.
             raise FloatingPointError(
-                f"training loss is {float(loss)} at step {self.global_step}; the weights are "
-                "unchanged since the last finite step. Lower --lr or use --precision 32-true, "
-                "then resume from the last checkpoint")
+                f"training loss is {float(loss)} at step {self.global_step}. Lower --lr or "
+                "use --precision 32-true, and resume from a checkpoint whose val/nll is finite")
         self.log("train/loss", loss, prog_bar=True)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"])
         return loss
