@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from molremdm.cli import main
-from molremdm.experiments.sweep import SweepConfig, read_finished, run_sweep
+from molremdm.experiments.generate import SamplingSettings
+from molremdm.experiments.sweep import SweepConfig, cost_rank, read_finished, run_sweep
 from molremdm.training.run import config_from_dict, train
 
 
@@ -38,6 +39,17 @@ def test_grid_expansion(model, tmp_path):
     assert len(config.settings()) == 2 * 3 * 2
     unguided = SweepConfig(**{**sweep_dict(model, tmp_path / "r.csv"), "guidance": ["none"]})
     assert len(unguided.settings()) == 2 * 2  # gamma does not multiply unguided runs
+
+
+def test_cost_rank_puts_exact_guidance_last():
+    jobs = [SamplingSettings(steps=128, guidance="cbg", classifier="c", cbg_mode="exact"),
+            SamplingSettings(steps=32, guidance="cbg", classifier="c", cbg_mode="exact"),
+            SamplingSettings(steps=128, guidance="cfg", gamma=2.0),
+            SamplingSettings(steps=32, guidance="cbg", classifier="c", cbg_mode="first-order")]
+    ordered = sorted(jobs, key=cost_rank)
+    assert [(s.guidance, s.cbg_mode, s.steps) for s in ordered] == [
+        ("cbg", "first-order", 32), ("cfg", "exact", 128), ("cbg", "exact", 32),
+        ("cbg", "exact", 128)]
 
 
 def test_killed_sweep_resumes_with_every_row_once(model, tmp_path):

@@ -139,6 +139,14 @@ def run_setting(job: tuple[str, str, SamplingSettings]) -> dict[str, Any]:
     return {"key": key, **row}
 
 
+def cost_rank(settings: SamplingSettings) -> tuple[bool, int]:
+    """Sort key that runs cheap settings first: exact classifier guidance (one classifier call
+    per candidate edit) last, fewer steps before more. A sweep stopped early then contains the
+    most rows."""
+    exact = settings.guidance == "cbg" and settings.cbg_mode == "exact"
+    return exact, settings.steps
+
+
 def worker_plan(workers: int | None) -> tuple[int, int]:
     """(processes, torch threads each). Default: one process per 2 cores, all cores used."""
     cores = os.cpu_count() or 1
@@ -155,7 +163,7 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> pd.DataFrame:
     keys = [job[0] for job in grid]
     if len(set(keys)) != len(keys):
         raise ValueError(f"sweep {config.name!r} lists the same setting twice")
-    todo = [job for job in grid if job[0] not in finished]
+    todo = sorted((job for job in grid if job[0] not in finished), key=lambda j: cost_rank(j[2]))
     logger.info("sweep %s: %d settings, %d finished, %d to run", config.name, len(grid),
                 len(grid) - len(todo), len(todo))
     if not path.is_file():

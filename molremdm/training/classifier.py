@@ -130,6 +130,13 @@ class NoisyClassifierModule(L.LightningModule):
                                          "weight_decay": self.optim_config.weight_decay}])
 
 
+def last_validation(trainer: L.Trainer) -> dict[str, float]:
+    """Return the metrics of the last validation run (loss, accuracy and AUROC per band of t)
+    and its step, for reports that read the exported model only."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    return {"step": int(trainer.global_step), **metrics}
+
+
 def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | None = None,
                      resume: str | Path | None = None) -> Path:
     """Train and export to ``<output_dir>/<name>/model`` (weights of the best validation loss)."""
@@ -167,5 +174,6 @@ def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | Non
                      "value_mean": module.hparams.value_mean,
                      "value_std": module.hparams.value_std,
                      "label_definition": prepared.label_definition.to_dict(),
-                     "data": asdict(config.data)}
+                     "data": asdict(config.data),
+                     "last_validation": last_validation(trainer)}
     return export_model(weights, export_config, run_dir / "model")
