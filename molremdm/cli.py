@@ -84,6 +84,8 @@ def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
     parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME")
     parser.add_argument("--logger", choices=["csv", "wandb"], help="experiment logger")
+    parser.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from "
+                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt)")
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
@@ -95,7 +97,10 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,
                          "logger": args.logger}}
-    folder = train_classifier(classifier_config_from_dict(read_sections(args.config, overrides)))
+    if args.resume is not None and not args.resume.is_file():
+        raise FileNotFoundError(f"checkpoint to resume from {args.resume} not found")
+    config = classifier_config_from_dict(read_sections(args.config, overrides))
+    folder = train_classifier(config, resume=args.resume)
     print(f"exported classifier: {folder}")
     return 0
 

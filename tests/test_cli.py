@@ -95,6 +95,8 @@ def test_evaluate_against_qm9(tmp_path):
     (["sample", "--checkpoint", "{model}", "--out", "no/such/folder/s.csv"],
      "output folder no/such/folder"),
     (["evaluate", "no-such-file.csv"], "samples file no-such-file.csv not found"),
+    (["train-classifier", "--resume", "no-such.ckpt"],
+     "checkpoint to resume from no-such.ckpt not found"),
 ])
 def test_errors_name_the_value(exported, arguments, message, capsys):
     arguments = [a.replace("{model}", str(exported)) for a in arguments]
