@@ -2,8 +2,8 @@
 # Train what the guidance matrix needs and run its sweeps, for one property at a time.
 # Usage: bash scripts/guidance_matrix.sh [ring|qed] [models|cheap|exact|all]
 #   models: UDLM, AR (and for qed the MDLM) models with the default recipe, plus masked- and
-#           uniform-noise classifiers; each run is skipped once finished and resumed from its
-#           last checkpoint when it was stopped
+#           uniform-noise classifiers. A finished run is skipped, and a stopped one resumes
+#           from its last checkpoint.
 #   cheap:  the D-CFG and first-order D-CBG sweeps (1,024 molecules)
 #   exact:  the exact D-CBG sweeps (256 molecules on CPU)
 # Every step can be stopped and rerun: trainings resume, sweeps skip finished rows.

@@ -21,8 +21,8 @@ class ClassifierConfig:
 
     vocab_size: int
     length: int
-    width: int = 128
-    depth: int = 3
+    width: int = 64
+    depth: int = 2
     heads: int = 4
     mlp_ratio: int = 4
     outputs: int = 2

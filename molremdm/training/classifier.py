@@ -33,8 +33,8 @@ NOISE_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)  # validation metrics per band of t
 class ClassifierNetwork:
     """Classifier size, task and the noise it is trained on."""
 
-    width: int = 128
-    depth: int = 3
+    width: int = 64  # small because exact D-CBG calls it once per candidate edit
+    depth: int = 2
     heads: int = 4
     task: str = "classify"  # classify: the binary label; regress: the standardised value
     process: str = "masked"  # masked or uniform: must match the diffusion model it guides

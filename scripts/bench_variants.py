@@ -1,0 +1,91 @@
+"""Time the training-step variants behind molremdm's speed choices on this machine.
+
+Usage:
+    python scripts/bench_variants.py [--repeats 8] [--skip-compile]
+
+Prints, for the default model size and batch (see molremdm/experiments/bench.py):
+  * attention forward + backward for one layer's shapes (B = 256, 8 heads, L = 24, d = 32,
+    bf16): torch's fused scaled_dot_product_attention against molremdm's explicit form;
+  * the bf16 training step (MDLM loss, backward, clipping, AdamW, EMA): eager, with fused
+    AdamW, with torch.compile of the network, and with both.
+Medians of --repeats runs after two warm-up runs; the first call of a compiled step includes
+compilation and is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from molremdm.diffusion.masked import MaskedProcess, antithetic_times
+from molremdm.experiments.bench import BATCH, LENGTH, MASK, VOCAB, median_seconds, model_config
+from molremdm.models.transformer import DiffusionTransformer, attention
+from molremdm.training.ema import ema_model
+
+
+def attention_times(repeats: int) -> dict[str, float]:
+    config = model_config()
+    heads, head_dim = config.heads, config.width // config.heads
+    q, k, v = (torch.randn(BATCH, heads, LENGTH, head_dim, dtype=torch.bfloat16,
+                           requires_grad=True) for _ in range(3))
+
+    def timed(function):
+        def run():
+            function(q, k, v).float().sum().backward()
+        return median_seconds(run, repeats)
+
+    return {"fused sdpa": timed(F.scaled_dot_product_attention), "explicit": timed(attention)}
+
+
+def training_step(compiled: bool, fused: bool):
+    torch.manual_seed(0)
+    model = DiffusionTransformer(model_config())
+    average = ema_model(model, 0.999)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
+    network = torch.compile(model) if compiled else model
+    process = MaskedProcess(MASK)
+    x = torch.randint(4, VOCAB, (BATCH, LENGTH))
+    labels = torch.randint(0, 3, (BATCH,))
+
+    def step() -> None:
+        t = antithetic_times(BATCH, 1e-3)
+        z = process.corrupt(x, t)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = network(z, t, labels)
+        loss = process.loss(logits, x, z, t).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        average.update_parameters(model)
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=8, help="timed runs per variant")
+    parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for name, seconds in attention_times(args.repeats).items():
+        print(f"attention fwd+bwd, {name}: {1000 * seconds:.1f} ms")
+
+    variants = [("eager", False, False), ("fused AdamW", False, True)]
+    if not args.skip_compile:
+        variants += [("torch.compile", True, False), ("torch.compile + fused AdamW", True, True)]
+    for name, compiled, fused in variants:
+        step = training_step(compiled, fused)
+        start = time.perf_counter()
+        step()
+        first = time.perf_counter() - start
+        seconds = median_seconds(step, args.repeats)
+        print(f"training step, {name}: {seconds:.3f} s ({BATCH * LENGTH / seconds:,.0f} "
+              f"tokens/s; first call {first:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
