@@ -59,9 +59,9 @@ def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeats: int = 10) 
 
 def model_shape_peak_gflops(config: ModelConfig, dtype: torch.dtype, repeats: int = 20
                             ) -> float:
-    """Return the matmul throughput at the shapes of one training batch: (B L, D) x (D, 4 D), the
-    largest product of the MLP. Small inner dimensions run below the square-matrix peak,
-    so this is the ceiling a step of this model size can reach."""
+    """Return the matmul throughput at the shapes of one training batch, (B L, D) x (D, 4 D),
+    the largest product of the MLP. Small inner dimensions can run below the square-matrix
+    peak, so this is the ceiling for a step of this model size."""
     rows, D = BATCH * config.length, config.width
     a = torch.randn(rows, D, dtype=dtype)
     b = torch.randn(D, config.mlp_ratio * D, dtype=dtype)
