@@ -44,6 +44,14 @@ if [[ $part == tuning || $part == all ]]; then
     --precision bf16 --seed 1 --setting remdm-loop:128:eta=0.02 --setting remdm-loop:128 \
     --setting remdm-rescale:128 --setting remdm-rescale:128:eta=0.5 --setting remdm-cap:128 \
     --setting mdlm:128
+  # the chosen loop and cap values against their neighbours at the other T
+  settings=()
+  for steps in 32 64 256; do
+    settings+=(--setting "remdm-cap:$steps:eta=0.005" --setting "remdm-cap:$steps:eta=0.05")
+    settings+=(--setting "remdm-loop:$steps:eta=0.1")
+  done
+  $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/tuning_across_t.jsonl" \
+    --precision bf16 "${settings[@]}"
 fi
 
 if [[ $part == sweep || $part == all ]]; then
