@@ -12,7 +12,15 @@ DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "qm9_mdlm_cfg.yaml"
 DEFAULT_CLASSIFIER_CONFIG = CONFIG_DIR / "qm9_classifier.yaml"
 
 
-HelpFormatter = argparse.ArgumentDefaultsHelpFormatter
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Append "(default: X)" to an option's help unless the help already names its default
+    or there is none to name (None, False or an empty list: the option is off or unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, []):
+            return help_text
+        return super()._get_help_string(action)
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
@@ -40,11 +48,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, help="random seed (default: from the config)")
     parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
-    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME")
+    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME "
+                        "(default: from the config)")
     parser.add_argument("--logger", choices=["csv", "wandb"],
-                        help="experiment logger; wandb runs offline without a key or network")
+                        help="experiment logger; wandb runs offline without a key or network "
+                        "(default: from the config)")
     parser.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from "
-                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt)")
+                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -82,10 +92,11 @@ def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
                         "diffusion model to guide (default: from the config)")
     parser.add_argument("--max-steps", type=int, help="optimiser steps (default: from config)")
     parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
-    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME")
-    parser.add_argument("--logger", choices=["csv", "wandb"], help="experiment logger")
+    parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME "
+                        "(default: from the config)")
+    parser.add_argument("--logger", choices=["csv", "wandb"], help="experiment logger (default: from the config)")
     parser.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from "
-                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt)")
+                        "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
