@@ -94,7 +94,8 @@ def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
     parser.add_argument("--name", help="run name; the run lives in OUTPUT_DIR/NAME "
                         "(default: from the config)")
-    parser.add_argument("--logger", choices=["csv", "wandb"], help="experiment logger (default: from the config)")
+    parser.add_argument("--logger", choices=["csv", "wandb"],
+                        help="experiment logger (default: from the config)")
     parser.add_argument("--resume", type=Path, help="Lightning checkpoint to continue from "
                         "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
