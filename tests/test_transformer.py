@@ -1,11 +1,12 @@
-"""The explicit CPU attention equals torch's fused attention, and causal models ignore the
-future."""
+"""The explicit CPU attention equals torch's fused attention, causal models ignore the future,
+and chunked inference equals one batch."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from molremdm.models.transformer import DiffusionTransformer, ModelConfig, attention
+from molremdm.models.transformer import (INFERENCE_CHUNK_ROWS, DiffusionTransformer, ModelConfig,
+                                         attention)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -51,3 +52,18 @@ def test_causal_model_output_ignores_later_tokens():
         before, after = model(tokens), model(changed)
     torch.testing.assert_close(before[:, :12], after[:, :12])
     assert not torch.allclose(before[:, 12:], after[:, 12:])
+
+
+def test_chunked_inference_equals_one_batch():
+    torch.manual_seed(0)
+    model = DiffusionTransformer(ModelConfig(vocab_size=10, length=24, width=32, depth=1,
+                                             heads=4, num_classes=2,
+                                             time_conditioning=True)).eval()
+    rows = 2 * INFERENCE_CHUNK_ROWS + 3
+    tokens = torch.randint(0, 10, (rows, 24))
+    t = torch.rand(rows)
+    labels = torch.randint(0, 3, (rows,))
+    with torch.no_grad():
+        chunked = model(tokens, t, labels)
+    whole = model(tokens, t, labels)  # gradients enabled: one batch
+    torch.testing.assert_close(chunked, whole.detach(), atol=1e-5, rtol=1e-5)
