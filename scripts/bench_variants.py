@@ -6,6 +6,7 @@ Usage:
 Prints, for the default model size and batch (see molremdm/experiments/bench.py):
   * attention forward + backward for one layer's shapes (B = 256, 8 heads, L = 24, d = 32,
     bf16): torch's fused scaled_dot_product_attention against molremdm's explicit form;
+  * inference in one batch against cache-sized chunks, for the network and the classifier;
   * the bf16 training step (MDLM loss, backward, clipping, AdamW, EMA): eager, with fused
     AdamW, with torch.compile of the network, and with both.
 Medians of --repeats runs after two warm-up runs; the first call of a compiled step includes
@@ -23,7 +24,8 @@ from torch import nn
 
 from molremdm.diffusion.masked import MaskedProcess, antithetic_times
 from molremdm.experiments.bench import BATCH, LENGTH, MASK, VOCAB, median_seconds, model_config
-from molremdm.models.transformer import DiffusionTransformer, attention
+from molremdm.models.classifier import ClassifierConfig, NoisyClassifier, target_log_likelihood
+from molremdm.models.transformer import INFERENCE_CHUNK_ROWS, DiffusionTransformer, attention
 from molremdm.training.ema import ema_model
 
 
@@ -39,6 +41,32 @@ def attention_times(repeats: int) -> dict[str, float]:
         return median_seconds(run, repeats)
 
     return {"fused sdpa": timed(F.scaled_dot_product_attention), "explicit": timed(attention)}
+
+
+def chunk_times(repeats: int) -> dict[str, float]:
+    """Time forward passes without gradients in bf16: the network on 1,024 and 2,048 rows in one
+    batch against 256-row chunks, and the default classifier on 8,192 edited sequences in
+    chunks of 512 against 4,096."""
+    network = DiffusionTransformer(model_config()).eval()
+    classifier = NoisyClassifier(ClassifierConfig(vocab_size=VOCAB, length=LENGTH)).eval()
+    log_likelihood = target_log_likelihood(classifier, 1)
+    times = {}
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for rows in (1024, 2048):
+            z = torch.full((rows, LENGTH), MASK)
+            labels = torch.full((rows,), 2)
+            times[f"network, {rows} rows, one batch"] = median_seconds(
+                lambda: network._forward(z, None, labels), repeats)
+            times[f"network, {rows} rows, {INFERENCE_CHUNK_ROWS}-row chunks"] = median_seconds(
+                lambda: network(z, None, labels), repeats)
+        edits = torch.nn.functional.one_hot(torch.randint(0, VOCAB, (8192, LENGTH)), VOCAB)
+        edits, t = edits.float(), torch.rand(8192)
+        for chunk in (4096, 512):
+            def score(chunk=chunk):
+                for start in range(0, len(edits), chunk):
+                    log_likelihood(edits[start:start + chunk], t[start:start + chunk])
+            times[f"classifier, 8192 edits, {chunk}-row chunks"] = median_seconds(score, repeats)
+    return times
 
 
 def training_step(compiled: bool, fused: bool):
@@ -73,6 +101,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for name, seconds in attention_times(args.repeats).items():
         print(f"attention fwd+bwd, {name}: {1000 * seconds:.1f} ms")
+
+    for name, seconds in chunk_times(args.repeats).items():
+        print(f"{name}: {seconds:.3f} s")
 
     variants = [("eager", False, False), ("fused AdamW", False, True)]
     if not args.skip_compile:

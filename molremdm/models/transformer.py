@@ -55,9 +55,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: float 
               causal: bool = False) -> torch.Tensor:
     """Compute softmax attention of q, k, v, each of shape (B, H, L, d).
 
-    On CPU the scores are formed explicitly with a float32 softmax: for molecule-length
-    sequences (L = 24, B H = 2,048 rows) torch's fused CPU kernel took 61 ms for forward and
-    backward against 7 ms for this form in bf16 (docs/benchmarks.md). Other devices use
+    On CPU the scores are formed explicitly with a float32 softmax. For molecule-length
+    sequences (L = 24, B H = 2,048 rows) torch's fused CPU kernel took about 6 times as long
+    for forward and backward as this form in bf16 (docs/benchmarks.md). Other devices use
     ``F.scaled_dot_product_attention``.
     """
     if q.device.type != "cpu":
@@ -110,9 +110,9 @@ def timestep_features(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-# Rows per forward call without gradients. On 2 CPU cores a forward pass of the default model
-# costs 0.32 ms per row in bf16 at 256 rows, 0.49 ms at 1,024 and 0.77 ms at 2,048, because
-# the activations of larger batches no longer fit in cache.
+# Rows per forward call without gradients. On 2 CPU cores a bf16 forward pass of the default
+# model cost 0.32 ms per row at 256 rows, 0.49 ms at 1,024 and 0.77 ms at 2,048. The likely
+# cause is that the activations of larger batches overflow the cache.
 INFERENCE_CHUNK_ROWS = 256
 
 
