@@ -20,13 +20,11 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from molremdm.diffusion.masked import MaskedProcess, antithetic_times
-from molremdm.experiments.bench import BATCH, LENGTH, MASK, VOCAB, median_seconds, model_config
+from molremdm.experiments.bench import (BATCH, LENGTH, MASK, VOCAB, median_seconds, model_config,
+                                        molremdm_step)
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier, target_log_likelihood
 from molremdm.models.transformer import INFERENCE_CHUNK_ROWS, DiffusionTransformer, attention
-from molremdm.training.ema import ema_model
 
 
 def attention_times(repeats: int) -> dict[str, float]:
@@ -69,30 +67,6 @@ def chunk_times(repeats: int) -> dict[str, float]:
     return times
 
 
-def training_step(compiled: bool, fused: bool):
-    torch.manual_seed(0)
-    model = DiffusionTransformer(model_config())
-    average = ema_model(model, 0.999)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused or None)
-    network = torch.compile(model) if compiled else model
-    process = MaskedProcess(MASK)
-    x = torch.randint(4, VOCAB, (BATCH, LENGTH))
-    labels = torch.randint(0, 3, (BATCH,))
-
-    def step() -> None:
-        t = antithetic_times(BATCH, 1e-3)
-        z = process.corrupt(x, t)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = network(z, t, labels)
-        loss = process.loss(logits, x, z, t).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        average.update_parameters(model)
-    return step
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=8, help="timed runs per variant")
@@ -109,7 +83,8 @@ def main() -> None:
     if not args.skip_compile:
         variants += [("torch.compile", True, False), ("torch.compile + fused AdamW", True, True)]
     for name, compiled, fused in variants:
-        step = training_step(compiled, fused)
+        torch.manual_seed(0)
+        step = molremdm_step(model_config(), bf16=True, compiled=compiled, fused_adamw=fused)
         start = time.perf_counter()
         step()
         first = time.perf_counter() - start

@@ -82,11 +82,15 @@ def training_flops_per_token(config: ModelConfig) -> float:
     return 6 * weights + 12 * config.depth * config.length * D
 
 
-def molremdm_step(config: ModelConfig, bf16: bool) -> Callable[[], None]:
-    """Build one training step as molremdm runs it: MDLM loss, backward, clipping, AdamW, EMA."""
+def molremdm_step(config: ModelConfig, bf16: bool, compiled: bool = False,
+                  fused_adamw: bool = False) -> Callable[[], None]:
+    """Build one training step as molremdm runs it: MDLM loss, backward, clipping, AdamW, EMA.
+    ``compiled`` wraps the network in torch.compile and ``fused_adamw`` uses the fused AdamW
+    kernel, for measuring those variants."""
     model, process = DiffusionTransformer(config), MaskedProcess(MASK)
     average = ema_model(model, 0.999)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused_adamw or None)
+    network = torch.compile(model) if compiled else model
     x = torch.randint(4, VOCAB, (BATCH, LENGTH))
     labels = torch.randint(0, 3, (BATCH,))
 
@@ -94,7 +98,7 @@ def molremdm_step(config: ModelConfig, bf16: bool) -> Callable[[], None]:
         t = antithetic_times(BATCH, 1e-3)
         z = process.corrupt(x, t)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(z, t, labels)
+            logits = network(z, t, labels)
         loss = process.loss(logits, x, z, t).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
