@@ -39,7 +39,7 @@ if [[ $part == tuning || $part == all ]]; then
     --setting remdm-rescale:128:eta=0.5 --setting remdm-loop:128:eta=0.05 \
     --setting remdm-loop:128:eta=0.1 --setting remdm-loop:128:eta=0.2:alpha_on=0.8 \
     --setting remdm-loop:128:eta=0.05:t_on=0.8:t_off=0.1
-  # a second seed for the candidates and the defaults (remdm-loop:128 is eta 0.05 now)
+  # a second seed for the candidates and the defaults (remdm-loop:128 is the default, eta 0.05)
   $PY scripts/qm9_results.py --checkpoint "$MODEL" --jsonl "$OUT/tuning_seed1.jsonl" \
     --precision bf16 --seed 1 --setting remdm-loop:128:eta=0.02 --setting remdm-loop:128 \
     --setting remdm-rescale:128 --setting remdm-rescale:128:eta=0.5 --setting remdm-cap:128 \
