@@ -57,6 +57,11 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
 
+def _check_resume(path: Path | None) -> None:
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"checkpoint to resume from {path} not found")
+
+
 def _run_train(args: argparse.Namespace) -> int:
     from molremdm.training.run import load_config, train
 
@@ -69,8 +74,7 @@ def _run_train(args: argparse.Namespace) -> int:
                 "name": args.name, "logger": args.logger,
                 "val_every_steps": args.val_every_steps},
     }
-    if args.resume is not None and not args.resume.is_file():
-        raise FileNotFoundError(f"checkpoint to resume from {args.resume} not found")
+    _check_resume(args.resume)
     config = load_config(args.config, overrides)
     folder = train(config, resume=args.resume)
     print(f"exported model: {folder}")
@@ -109,8 +113,7 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,
                          "logger": args.logger}}
-    if args.resume is not None and not args.resume.is_file():
-        raise FileNotFoundError(f"checkpoint to resume from {args.resume} not found")
+    _check_resume(args.resume)
     config = classifier_config_from_dict(read_sections(args.config, overrides))
     folder = train_classifier(config, resume=args.resume)
     print(f"exported classifier: {folder}")

@@ -15,7 +15,11 @@ BIN=${BIN:-.venv/bin}
 case $prop in
   ring) property=ring_count; suffix=cfg; classifier=qm9-ring-classifier ;;
   qed) property=qed; suffix=qed; classifier=qm9-qed-classifier ;;
-  *) echo "unknown property '$prop': use ring or qed" >&2; exit 2 ;;
+  *) echo "invalid property '$prop': use ring or qed" >&2; exit 2 ;;
+esac
+case $part in
+  models|cheap|exact|all) ;;
+  *) echo "invalid part '$part': use models, cheap, exact or all" >&2; exit 2 ;;
 esac
 
 # train NAME ARGS...: run `molremdm train` (or train-classifier) once, resuming if stopped

@@ -49,21 +49,15 @@ def matrix(table: pd.DataFrame, prop: str) -> str:
     table = table.assign(model=labels[0], sampler_name=labels[1], guidance_name=labels[2])
     gammas = sorted(table["gamma"].unique())
     order = {"MDLM": 0, "ReMDM": 1, "UDLM": 2, "AR": 3}
-    keys = (table[["model", "sampler_name", "guidance_name", "steps"]].drop_duplicates()
-            .assign(rank=lambda f: f["model"].map(order))
-            .sort_values(["rank", "sampler_name", "guidance_name", "steps"]))
+    table = table.assign(rank=table["model"].map(order))
 
     header = ["model", "sampler", "guidance", "T", *(f"gamma = {g:g}" for g in gammas)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, key in keys.iterrows():
-        chosen = table[(table["model"] == key["model"])
-                       & (table["sampler_name"] == key["sampler_name"])
-                       & (table["guidance_name"] == key["guidance_name"])
-                       & (table["steps"] == key["steps"])]
-        by_gamma = {g: r for g, r in zip(chosen["gamma"], (r for _, r in chosen.iterrows()))}
+    groups = table.groupby(["rank", "model", "sampler_name", "guidance_name", "steps"])
+    for (_, model, sampler, guidance, steps), chosen in groups:
+        by_gamma = {row["gamma"]: row for _, row in chosen.iterrows()}
         cells = [cell(by_gamma[g], column) if g in by_gamma else "" for g in gammas]
-        lines.append("| " + " | ".join([key["model"], key["sampler_name"],
-                                        key["guidance_name"], str(key["steps"]), *cells]) + " |")
+        lines.append("| " + " | ".join([model, sampler, guidance, str(steps), *cells]) + " |")
     return "\n".join(lines)
 
 
