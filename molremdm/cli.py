@@ -43,8 +43,9 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--depth", type=int, help="transformer layers (default: from the config)")
     parser.add_argument("--val-every", type=int, dest="val_every_steps",
                         help="optimiser steps between validations (default: from the config)")
-    parser.add_argument("--precision", choices=["bf16-mixed", "32-true"],
-                        help="bf16 autocast or float32 (default: from the config)")
+    parser.add_argument("--precision", choices=["auto", "bf16-mixed", "32-true"],
+                        help="bf16 autocast or float32; auto takes bf16 where the hardware runs "
+                        "it natively (default: from the config)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, help="random seed (default: from the config)")
     parser.add_argument("--output-dir", help="folder for runs (default: from the config)")
@@ -124,7 +125,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "bench", formatter_class=HelpFormatter, help="measure training and sampling speed",
         description="Measure the matmul peak, training tokens per second (molremdm's step in "
-                    "bf16 and fp32, and a plain fp32 nn.TransformerEncoder baseline), training "
+                    "the training dtype (bf16 where the CPU runs it natively) and fp32, and a plain fp32 nn.TransformerEncoder baseline), training "
                     "MFU, and sampling costs (seconds per network evaluation, sampler overhead, "
                     "CFG and classifier-guidance step cost) on the default model size.")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and a smaller "

@@ -68,8 +68,9 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
     sample.add_argument("--seed", type=int, default=0, help="random seed; same seed, same samples")
     sample.add_argument("--batch-size", type=int, help="molecules per network call "
                         "(default: all at once)")
-    sample.add_argument("--precision", choices=["32", "bf16"], default="32",
-                        help="network precision; categorical draws are always float64")
+    sample.add_argument("--precision", choices=["auto", "32", "bf16"], default="auto",
+                        help="network precision; auto takes bf16 where the hardware runs it "
+                        "natively; categorical draws are always float64")
     sample.add_argument("--reference", default="qm9", help="novelty reference: qm9, none or a "
                         "file of SMILES")
     sample.add_argument("--out", type=Path, default=Path("samples.csv"),

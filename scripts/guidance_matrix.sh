@@ -2,8 +2,9 @@
 # Train what the guidance matrix needs and run its sweeps, for one property at a time.
 # Usage: bash scripts/guidance_matrix.sh [ring|qed] [models|cheap|exact|all]
 #   models: UDLM, AR (and for qed the MDLM) models with the default recipe, plus masked- and
-#           uniform-noise classifiers. A finished run is skipped, and a stopped one resumes
-#           from its last checkpoint.
+#           uniform-noise classifiers. Each export is copied to checkpoints/<name>, where the
+#           sweep configs read it; a model already there is skipped (delete the folder to
+#           retrain it), and a stopped training resumes from its last checkpoint.
 #   cheap:  the D-CFG and first-order D-CBG sweeps (1,024 molecules)
 #   exact:  the exact D-CBG sweeps (256 molecules on CPU)
 # Every step can be stopped and rerun: trainings resume, sweeps skip finished rows.
@@ -22,13 +23,14 @@ case $part in
   *) echo "invalid part '$part': use models, cheap, exact or all" >&2; exit 2 ;;
 esac
 
-# train NAME ARGS...: run `molremdm train` (or train-classifier) once, resuming if stopped
+# train NAME ARGS...: run `molremdm train` (or train-classifier) once, resuming if stopped,
+# and copy the exported model to checkpoints/NAME
 train() {
   local command=$1 name=$2
   shift 2
-  local folder=runs/$name
-  if [[ -f $folder/.finished ]]; then
-    echo "$name: finished earlier, skipped"
+  local folder=runs/$name shipped=checkpoints/$name
+  if [[ -f $shipped/model.safetensors ]]; then
+    echo "$name: $shipped exists, skipped"
     return
   fi
   local resume=()
@@ -36,7 +38,11 @@ train() {
     resume=(--resume "$folder/checkpoints/last.ckpt")
   fi
   "$BIN/molremdm" "$command" --property "$property" --name "$name" "$@" "${resume[@]}"
-  touch "$folder/.finished"
+  mkdir -p "$shipped"
+  cp "$folder/model/config.json" "$shipped/config.json"
+  # the weights last, so a copy cut short is redone on the next run
+  cp "$folder/model/model.safetensors" "$shipped/model.safetensors.partial"
+  mv "$shipped/model.safetensors.partial" "$shipped/model.safetensors"
 }
 
 if [[ $part == models || $part == all ]]; then

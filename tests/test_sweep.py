@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,7 +13,8 @@ import yaml
 
 from molremdm.cli import main
 from molremdm.experiments.generate import SamplingSettings
-from molremdm.experiments.sweep import SweepConfig, cost_rank, read_finished, run_sweep
+from molremdm.experiments.sweep import (SweepConfig, cost_rank, load_sweep_config, read_finished,
+                                        run_sweep)
 from molremdm.training.run import config_from_dict, train
 
 
@@ -124,3 +126,17 @@ def test_grid_draws_best_novel_molecules(tmp_path, capsys):
     from molremdm.chem.molecules import canonical_smiles
     assert ranked[0] == (canonical_smiles("C12C3C4C1C5C2C3C45"), 6.0)  # cubane
     assert ranked[1][1] == 2.0
+
+
+@pytest.mark.parametrize("path", sorted(
+    (Path(__file__).parent.parent / "configs" / "sweep").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_sweep_configs_expand_and_read_shipped_models(path):
+    """Every shipped config parses into valid settings, and reads its models from checkpoints/
+    (which is in the repository) rather than from a local runs/ folder."""
+    config = load_sweep_config(path)
+    settings = config.settings()
+    assert settings
+    models = set(config.checkpoints) | ({config.classifier} if config.classifier else set())
+    for model_path in models:
+        assert Path(model_path).parts[0] == "checkpoints", model_path
+    assert Path(config.results).parts[:2] == ("runs", "sweeps")

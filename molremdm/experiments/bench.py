@@ -17,6 +17,7 @@ from torch import nn
 from molremdm.diffusion.masked import MaskedProcess, antithetic_times
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier, target_log_likelihood
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
+from molremdm.precision import native_bf16
 from molremdm.sampling.classifier_guidance import ClassifierGuidance
 from molremdm.sampling.guidance import ClassifierFreeGuidance, LabelDenoiser
 from molremdm.sampling.sampler import sample
@@ -167,13 +168,14 @@ def run_bench(quick: bool = False) -> dict:
     """Measure everything; ``quick`` uses fewer repeats and a smaller sampling run."""
     repeats = 3 if quick else 10
     config = model_config()
-    bf16 = True
+    bf16 = native_bf16("cpu")  # emulated bf16 would measure the emulation, not the model
     report = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(),
               "processor": platform.processor(), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "quick": quick,
-              "train_dtype": "bf16" if bf16 else "fp32"}
-    report["matmul_peak_gflops"] = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32)
+              "bf16_native": bf16, "train_dtype": "bf16" if bf16 else "fp32"}
     report["matmul_peak_gflops_fp32"] = matmul_peak_gflops(torch.float32)
+    report["matmul_peak_gflops"] = (matmul_peak_gflops(torch.bfloat16) if bf16
+                                    else report["matmul_peak_gflops_fp32"])
     report["matmul_model_shape_gflops"] = model_shape_peak_gflops(
         config, torch.bfloat16 if bf16 else torch.float32)
 

@@ -18,6 +18,7 @@ from molremdm.data.cache import atomic_write_text
 from molremdm.diffusion.uniform import UniformProcess
 from molremdm.models.checkpoint import LoadedModel, load_classifier
 from molremdm.models.classifier import target_log_likelihood
+from molremdm.precision import resolve_sampling_precision
 from molremdm.sampling.classifier_guidance import ClassifierGuidance
 from molremdm.sampling.autoregressive import sample_autoregressive
 from molremdm.sampling.guidance import ClassifierFreeGuidance, LabelDenoiser
@@ -51,13 +52,13 @@ class SamplingSettings:
     cbg_mode: str = "exact"
     seed: int = 0
     batch_size: int | None = None
-    precision: str = "32"
+    precision: str = "auto"  # resolved to "bf16" or "32" on construction
 
     def __post_init__(self) -> None:
         if self.guidance not in GUIDANCE_KINDS:
             raise ValueError(f"guidance {self.guidance!r} is not one of {GUIDANCE_KINDS}")
-        if self.precision not in ("32", "bf16"):
-            raise ValueError(f"precision {self.precision!r} is not one of ['32', 'bf16']")
+        # frozen dataclass: store the resolved precision so rows and keys name what ran
+        object.__setattr__(self, "precision", resolve_sampling_precision(self.precision))
         if self.guidance == "cbg" and self.classifier is None:
             raise ValueError("classifier guidance needs a classifier: pass --classifier PATH")
         if self.cbg_mode not in ("exact", "first-order"):

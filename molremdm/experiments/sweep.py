@@ -48,7 +48,7 @@ class SweepConfig:
     target: int = 1
     classifier: str | None = None
     cbg_mode: list[str] = field(default_factory=lambda: ["exact"])
-    precision: str = "32"  # network precision: "32" or "bf16" (draws are float64 either way)
+    precision: str = "auto"  # network: "auto", "32" or "bf16" (draws are float64 either way)
     results: str = "runs/sweeps/results.csv"
     workers: int | None = None  # None: sized to the machine
 

@@ -17,6 +17,7 @@ from molremdm.diffusion.masked import MaskedProcess
 from molremdm.diffusion.process import AUTOREGRESSIVE
 from molremdm.diffusion.uniform import UniformProcess
 from molremdm.diffusion.schedules import LogLinearSchedule
+from molremdm.precision import TRAINING_PRECISIONS, resolve_training_precision
 from molremdm.training.callbacks import ExportBest, SampleQuality
 from molremdm.training.datamodule import MoleculeDataModule
 from molremdm.training.loggers import finish_logger, make_logger
@@ -24,7 +25,6 @@ from molremdm.training.module import MaskedDiffusionModule, OptimConfig
 
 logger = logging.getLogger(__name__)
 
-PRECISIONS = ("bf16-mixed", "32-true")
 MODEL_KINDS = ("mdlm", "udlm", "ar")
 
 
@@ -52,7 +52,7 @@ class RunConfig:
     """Trainer settings: batch, precision, validation and checkpoint cadence, output folder."""
 
     batch_size: int = 256
-    precision: str = "bf16-mixed"
+    precision: str = "auto"  # bf16-mixed where the hardware runs bf16 natively, else 32-true
     gradient_clip: float = 1.0
     val_every_steps: int = 500
     sample_every_validation: int = 256  # molecules sampled after each validation (0 = none)
@@ -63,8 +63,8 @@ class RunConfig:
     logger: str = "csv"
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r} is not one of {PRECISIONS}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} is not one of {TRAINING_PRECISIONS}")
         if self.batch_size < 1 or self.val_every_steps < 1:
             raise ValueError("batch_size and val_every_steps must be >= 1")
 
@@ -138,8 +138,10 @@ def make_trainer(run: RunConfig, max_steps: int, run_dir: Path, monitor: str,
         dirpath=run_dir / "checkpoints", filename=f"step{{step:06d}}-{monitor.split('/')[-1]}"
         f"{{{monitor}:.4f}}", auto_insert_metric_name=False, monitor=monitor, mode="min",
         save_top_k=1, save_last=True)
+    precision = resolve_training_precision(run.precision)
+    logger.info("training precision: %s (config: %s)", precision, run.precision)
     trainer = L.Trainer(
-        accelerator="auto", devices=1, precision=run.precision, max_steps=max_steps,
+        accelerator="auto", devices=1, precision=precision, max_steps=max_steps,
         max_epochs=-1, gradient_clip_val=run.gradient_clip, val_check_interval=run.val_every_steps,
         check_val_every_n_epoch=None, log_every_n_steps=25, num_sanity_val_steps=0,
         default_root_dir=str(run_dir), enable_model_summary=True,
