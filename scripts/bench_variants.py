@@ -3,12 +3,14 @@
 Usage:
     python scripts/bench_variants.py [--repeats 8] [--skip-compile]
 
-Prints, for the default model size and batch (see molremdm/experiments/bench.py):
-  * attention forward + backward for one layer's shapes (B = 256, 8 heads, L = 24, d = 32,
-    bf16): torch's fused scaled_dot_product_attention against molremdm's explicit form;
+Prints, for the default model size and batch (see molremdm/experiments/bench.py), in bf16 where
+the CPU runs it natively and in float32 otherwise:
+  * attention forward + backward for one layer's shapes (B = 256, 8 heads, L = 24, d = 32):
+    torch's fused scaled_dot_product_attention against molremdm's explicit form;
   * inference in one batch against cache-sized chunks, for the network and the classifier;
-  * the bf16 training step (MDLM loss, backward, clipping, AdamW, EMA): eager, with fused
-    AdamW, with torch.compile of the network, and with both.
+  * the training step (MDLM loss, backward, clipping, AdamW, EMA): eager, eager with torch's
+    fused attention in place of the explicit one, with fused AdamW, with torch.compile of the
+    network, and with compile plus fused AdamW.
 Medians of --repeats runs after two warm-up runs; the first call of a compiled step includes
 compilation and is reported separately.
 """
@@ -21,16 +23,21 @@ import time
 import torch
 import torch.nn.functional as F
 
+import molremdm.models.transformer as transformer
 from molremdm.experiments.bench import (BATCH, LENGTH, MASK, VOCAB, median_seconds, model_config,
                                         molremdm_step)
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier, target_log_likelihood
 from molremdm.models.transformer import INFERENCE_CHUNK_ROWS, DiffusionTransformer, attention
+from molremdm.precision import native_bf16
+
+BF16 = native_bf16("cpu")
+DTYPE = torch.bfloat16 if BF16 else torch.float32
 
 
 def attention_times(repeats: int) -> dict[str, float]:
     config = model_config()
     heads, head_dim = config.heads, config.width // config.heads
-    q, k, v = (torch.randn(BATCH, heads, LENGTH, head_dim, dtype=torch.bfloat16,
+    q, k, v = (torch.randn(BATCH, heads, LENGTH, head_dim, dtype=DTYPE,
                            requires_grad=True) for _ in range(3))
 
     def timed(function):
@@ -42,14 +49,14 @@ def attention_times(repeats: int) -> dict[str, float]:
 
 
 def chunk_times(repeats: int) -> dict[str, float]:
-    """Time forward passes without gradients in bf16: the network on 1,024 and 2,048 rows in one
+    """Time forward passes without gradients: the network on 1,024 and 2,048 rows in one
     batch against 256-row chunks, and the default classifier on 8,192 edited sequences in
     chunks of 512 against 4,096."""
     network = DiffusionTransformer(model_config()).eval()
     classifier = NoisyClassifier(ClassifierConfig(vocab_size=VOCAB, length=LENGTH)).eval()
     log_likelihood = target_log_likelihood(classifier, 1)
     times = {}
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
         for rows in (1024, 2048):
             z = torch.full((rows, LENGTH), MASK)
             labels = torch.full((rows,), 2)
@@ -67,28 +74,40 @@ def chunk_times(repeats: int) -> dict[str, float]:
     return times
 
 
+def sdpa_attention(q, k, v, dropout=0.0, causal=False):
+    """Torch's fused kernel with the signature of molremdm's attention."""
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=8, help="timed runs per variant")
     parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'bf16' if BF16 else 'float32 (no native bf16 on this CPU)'}")
     for name, seconds in attention_times(args.repeats).items():
         print(f"attention fwd+bwd, {name}: {1000 * seconds:.1f} ms")
 
     for name, seconds in chunk_times(args.repeats).items():
         print(f"{name}: {seconds:.3f} s")
 
-    variants = [("eager", False, False), ("fused AdamW", False, True)]
+    variants = [("eager", False, False, False), ("eager, fused SDPA attention", False, False, True),
+                ("fused AdamW", False, True, False)]
     if not args.skip_compile:
-        variants += [("torch.compile", True, False), ("torch.compile + fused AdamW", True, True)]
-    for name, compiled, fused in variants:
+        variants += [("torch.compile", True, False, False),
+                     ("torch.compile + fused AdamW", True, True, False)]
+    explicit = transformer.attention
+    for name, compiled, fused, sdpa in variants:
         torch.manual_seed(0)
-        step = molremdm_step(model_config(), bf16=True, compiled=compiled, fused_adamw=fused)
+        # the transformer looks attention up in its module at call time, so this swaps it in
+        transformer.attention = sdpa_attention if sdpa else explicit
+        step = molremdm_step(model_config(), bf16=BF16, compiled=compiled, fused_adamw=fused)
         start = time.perf_counter()
         step()
         first = time.perf_counter() - start
         seconds = median_seconds(step, args.repeats)
+        transformer.attention = explicit
         print(f"training step, {name}: {seconds:.3f} s ({BATCH * LENGTH / seconds:,.0f} "
               f"tokens/s; first call {first:.1f} s)")
 
