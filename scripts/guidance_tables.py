@@ -4,7 +4,7 @@ Usage:
     python scripts/guidance_tables.py --property ring_count \
         runs/sweeps/qm9_ring_guidance_masked.csv runs/sweeps/qm9_ring_guidance_udlm.csv \
         runs/sweeps/qm9_ring_guidance_ar.csv \
-        [--classifier runs/qm9-ring-classifier/model ...]
+        [--classifier checkpoints/qm9-ring-classifier ...]
 
 One row per model family, sampler, guidance kind and T; one column per gamma. A cell reads
 "validity % / distinct novel molecules / novel-mean property / NFE". With --classifier the
