@@ -3,11 +3,14 @@
 Shapes: B batch, L sequence length, V vocabulary (mask token included).
 
 A denoiser is any callable ``denoiser(z_t, t) -> log-probabilities (B, L, V)`` over clean
-tokens. The loop itself enforces SUBS (no mass on the mask, decoded tokens carried over), so a
-raw network works. Two optional attributes refine how it is called:
+tokens, row by row: the output for one sequence depends on that sequence (and its t) only, so
+the loop may call it on any subset of the batch. The loop itself enforces SUBS (no mass on the
+mask, decoded tokens carried over), so a raw network works. Two optional attributes refine how
+it is called:
 
-* ``time_conditioned`` (default True): when False, a step in which no token changed reuses the
-  previous output instead of running the network again.
+* ``time_conditioned`` (default True): when False, only the sequences that changed in the last
+  step are run through the network again; the others reuse their previous output. Without
+  remasking a sequence changes at most L times, so at T >> L most steps cost nothing.
 * ``passes_per_call`` (default 1): forward passes one call costs (2 for batched CFG), for NFE.
 """
 
@@ -117,8 +120,8 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
 
     ``strategy`` is a name from ``STRATEGIES`` (its options as keyword arguments) or a built
     Strategy. ``top_p`` in (0, 1] applies nucleus sampling to the denoiser's distribution.
-    ``nfe`` counts forward passes per sequence; cached steps are not counted, each guidance
-    branch is. A final noise-removal step (one more call, argmax) fills any position still
+    ``nfe`` counts forward passes per sequence, averaged over the sequences: reused outputs
+    are not counted, each guidance branch is. A final noise-removal step (one more call, argmax) fills any position still
     masked after the last step, so no mask survives. ``callback(step, t, s, tokens)`` runs
     after every step.
     """
@@ -142,7 +145,8 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
         B = min(batch_size, num_samples - first)
         z = torch.full((B, length), mask_id, dtype=torch.long, device=device)
         confidence = torch.zeros((B, length), dtype=torch.float32, device=device)
-        cached: torch.Tensor | None = None
+        cached: torch.Tensor | None = None  # (B, L, V) clean probabilities
+        stale = torch.ones(B, dtype=torch.bool, device=device)  # rows changed since computed
         bar = tqdm(range(len(grid.times) - 1), desc="sampling", leave=False,
                    disable=not progress)
 
@@ -153,6 +157,11 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
                 log_probs = denoiser(z, torch.full((B,), t, device=device))
                 cached = clean_probabilities(log_probs, z, mask_id, top_p)
                 rows_times_passes += B * passes
+            elif stale.any():
+                rows = stale.nonzero().squeeze(-1)
+                log_probs = denoiser(z[rows], torch.full((len(rows),), t, device=device))
+                cached[rows] = clean_probabilities(log_probs, z[rows], mask_id, top_p)
+                rows_times_passes += len(rows) * passes
             state = StepState(z, confidence, mask_id) if rule.needs_confidence else None
             sigma = rule.sigma(t, alpha_t, alpha_s, state)
             bound = sigma_max(alpha_t, alpha_s)
@@ -169,8 +178,7 @@ def sample(denoiser: Denoiser, *, num_samples: int, length: int, mask_id: int, s
                 decoded = (z == mask_id) & (z_next != mask_id)
                 picked = cached.gather(-1, z_next.unsqueeze(-1)).squeeze(-1).float()
                 confidence = torch.where(decoded, picked, confidence)
-            if not torch.equal(z_next, z):
-                cached = None
+            stale = (z_next != z).any(dim=-1)
             z = z_next
             if first == 0:
                 trace.append({"step": k, "t": t, "s": s, "alpha_t": alpha_t,
