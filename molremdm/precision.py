@@ -62,25 +62,23 @@ def _warn_if_emulated(device_type: str) -> None:
                        "Use precision 'auto' (or 32) on this machine.", device_type.upper())
 
 
-def resolve_training_precision(precision: str, device_type: str | None = None) -> str:
-    """Turn "auto" into "bf16-mixed" or "32-true" for Lightning's Trainer."""
-    if precision not in TRAINING_PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {TRAINING_PRECISIONS}")
+def _resolve(precision: str, choices: tuple[str, ...], bf16: str, fp32: str,
+             device_type: str | None) -> str:
+    if precision not in choices:
+        raise ValueError(f"precision {precision!r} is not one of {list(choices)}")
     device_type = device_type or default_device_type()
     if precision == "auto":
-        return "bf16-mixed" if native_bf16(device_type) else "32-true"
-    if precision == "bf16-mixed":
+        return bf16 if native_bf16(device_type) else fp32
+    if precision == bf16:
         _warn_if_emulated(device_type)
     return precision
+
+
+def resolve_training_precision(precision: str, device_type: str | None = None) -> str:
+    """Turn "auto" into "bf16-mixed" or "32-true" for Lightning's Trainer."""
+    return _resolve(precision, TRAINING_PRECISIONS, "bf16-mixed", "32-true", device_type)
 
 
 def resolve_sampling_precision(precision: str, device_type: str | None = None) -> str:
     """Turn "auto" into "bf16" or "32" for the sampling network's autocast."""
-    if precision not in SAMPLING_PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {list(SAMPLING_PRECISIONS)}")
-    device_type = device_type or default_device_type()
-    if precision == "auto":
-        return "bf16" if native_bf16(device_type) else "32"
-    if precision == "bf16":
-        _warn_if_emulated(device_type)
-    return precision
+    return _resolve(precision, SAMPLING_PRECISIONS, "bf16", "32", device_type)
