@@ -1,13 +1,16 @@
 """Time the training-step variants behind molremdm's speed choices on this machine.
 
 Usage:
-    python scripts/bench_variants.py [--repeats 8] [--skip-compile]
+    python scripts/bench_variants.py [--repeats 8] [--skip-compile] [--sampling-rows 256]
 
 Prints, for the default model size and batch (see molremdm/experiments/bench.py), in bf16 where
 the CPU runs it natively and in float32 otherwise:
   * attention forward + backward for one layer's shapes (B = 256, 8 heads, L = 24, d = 32):
     torch's fused scaled_dot_product_attention against molremdm's explicit form;
   * inference in one batch against cache-sized chunks, for the network and the classifier;
+  * sampling --sampling-rows sequences at T = 128 with mdlm and remdm-loop, running the network
+    on the whole batch at every step against only on the sequences that changed (one run each;
+    how many positions change per step is set by the schedule, not by the network's weights);
   * the training step (MDLM loss, backward, clipping, AdamW, EMA): eager, eager with torch's
     fused attention in place of the explicit one, with fused AdamW, with torch.compile of the
     network, and with compile plus fused AdamW.
@@ -29,6 +32,8 @@ from molremdm.experiments.bench import (BATCH, LENGTH, MASK, VOCAB, median_secon
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier, target_log_likelihood
 from molremdm.models.transformer import INFERENCE_CHUNK_ROWS, DiffusionTransformer, attention
 from molremdm.precision import native_bf16
+from molremdm.sampling.guidance import LabelDenoiser
+from molremdm.sampling.sampler import sample
 
 BF16 = native_bf16("cpu")
 DTYPE = torch.bfloat16 if BF16 else torch.float32
@@ -74,6 +79,23 @@ def chunk_times(repeats: int) -> dict[str, float]:
     return times
 
 
+def sampling_times(rows: int, steps: int = 128) -> dict[str, tuple[float, int]]:
+    """Return (seconds, NFE per sequence) of one sampling run per strategy and reuse mode."""
+    network = DiffusionTransformer(model_config()).eval()
+    times = {}
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
+        for strategy in ("mdlm", "remdm-loop"):
+            for reuse in (False, True):
+                # a time-conditioned denoiser is never reused, so the flag selects the mode
+                denoiser = LabelDenoiser(network, 2, 2, time_conditioned=not reuse)
+                run = sample(denoiser, num_samples=rows, length=LENGTH, mask_id=MASK,
+                             steps=steps, strategy=strategy,
+                             generator=torch.Generator().manual_seed(0))
+                mode = "changed sequences only" if reuse else "whole batch every step"
+                times[f"{strategy}, {mode}"] = (run.wall_time, run.nfe)
+    return times
+
+
 def sdpa_attention(q, k, v, dropout=0.0, causal=False):
     """Torch's fused kernel with the signature of molremdm's attention."""
     return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal)
@@ -83,6 +105,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=8, help="timed runs per variant")
     parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile")
+    parser.add_argument("--sampling-rows", type=int, default=256,
+                        help="sequences per sampling run (0 leaves sampling out)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{'bf16' if BF16 else 'float32 (no native bf16 on this CPU)'}")
@@ -91,6 +115,11 @@ def main() -> None:
 
     for name, seconds in chunk_times(args.repeats).items():
         print(f"{name}: {seconds:.3f} s")
+
+    if args.sampling_rows > 0:
+        for name, (seconds, nfe) in sampling_times(args.sampling_rows).items():
+            print(f"sampling {args.sampling_rows} sequences at T = 128, {name}: {seconds:.1f} s, "
+                  f"NFE {nfe}")
 
     variants = [("eager", False, False, False), ("eager, fused SDPA attention", False, False, True),
                 ("fused AdamW", False, True, False)]
