@@ -35,7 +35,8 @@ def test_sample_writes_csv_and_json(exported, tmp_path, capsys):
     assert len(rows) == 21
     record = json.loads(report.read_text())
     assert METRIC_KEYS <= set(record)
-    assert record["nfe"] == 16  # 8 steps, two guidance branches each
+    # at most 8 steps of two guidance branches; a sequence unchanged by a step reuses its output
+    assert 2 <= record["nfe"] <= 16
     assert record["sampler"] == "remdm-loop"
     assert record["eta"] == 0.05
     assert record["gamma"] == 2.0
