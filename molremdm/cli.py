@@ -125,7 +125,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "bench", formatter_class=HelpFormatter, help="measure training and sampling speed",
         description="Measure the matmul peak, training tokens per second (molremdm's step in "
-                    "the training dtype (bf16 where the CPU runs it natively) and fp32, and a plain fp32 nn.TransformerEncoder baseline), training "
+                    "the training dtype (bf16 where the CPU runs it natively) and fp32, and a "
+                    "plain fp32 nn.TransformerEncoder baseline), training "
                     "MFU, and sampling costs (seconds per network evaluation, sampler overhead, "
                     "CFG and classifier-guidance step cost) on the default model size.")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and a smaller "

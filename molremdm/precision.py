@@ -45,7 +45,8 @@ def native_bf16(device_type: str = "cpu") -> bool:
         return False
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64"):
-        # private but stable helpers of torch.cpu; a torch without them counts as no support
+        # private helpers of torch.cpu (present in torch 2.13). A torch without them counts as
+        # no support.
         checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
         return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
     cpuinfo = Path("/proc/cpuinfo")
@@ -65,7 +66,7 @@ def _warn_if_emulated(device_type: str) -> None:
 def _resolve(precision: str, choices: tuple[str, ...], bf16: str, fp32: str,
              device_type: str | None) -> str:
     if precision not in choices:
-        raise ValueError(f"precision {precision!r} is not one of {list(choices)}")
+        raise ValueError(f"invalid precision {precision!r}: use one of {list(choices)}")
     device_type = device_type or default_device_type()
     if precision == "auto":
         return bf16 if native_bf16(device_type) else fp32

@@ -63,9 +63,11 @@ def plot_property_histograms(groups: dict[str, list[float]], property_name: str,
 def run_demo(output_dir: Path = Path("runs/demo"), train_fresh: bool = False,
              num_samples: int = 1024, steps: int = 64, gamma: float = 2.0,
              sampler: str = "remdm-loop", seed: int = 0) -> dict:
-    """Sample unguided (MDLM) and guided (ReMDM + D-CFG toward class 1), with the network in
-    bf16 where the hardware runs it natively (float32 otherwise); score against QM9, and write
-    CSVs, a JSON summary and a plot of the guided property into ``output_dir``."""
+    """Sample unguided (MDLM) and guided (ReMDM + D-CFG toward class 1), score against QM9,
+    and write CSVs, a JSON summary and a plot of the guided property into ``output_dir``.
+
+    The network runs in bf16 where the hardware runs it natively, and in float32 otherwise.
+    """
     from molremdm.data.qm9 import load_qm9
 
     output_dir.mkdir(parents=True, exist_ok=True)
