@@ -14,7 +14,7 @@ import yaml
 from molremdm.cli import main
 from molremdm.experiments.generate import SamplingSettings
 from molremdm.experiments.sweep import (SweepConfig, cost_rank, load_sweep_config, read_finished,
-                                        run_sweep)
+                                        run_sweep, setting_key)
 from molremdm.training.run import config_from_dict, train
 
 
@@ -79,6 +79,27 @@ def test_killed_sweep_resumes_with_every_row_once(model, tmp_path):
     assert len(summary) == 6
     assert (summary["seeds"] == 2).all()
     assert "validity_std" in summary.columns
+
+
+def test_classifier_only_keys_guided_settings(tmp_path):
+    """Rows of unguided and D-CFG settings match whatever classifier a config names (older
+    rows stored one in their key); D-CBG rows match only their own classifier."""
+    published = Path(__file__).parents[1] / "docs" / "data" / "qm9_ring_guidance_masked.csv"
+    results = tmp_path / "r.csv"
+    results.write_bytes(published.read_bytes())
+    config = load_sweep_config(Path(__file__).parents[1] / "configs" / "sweep"
+                               / "qm9_ring_guidance_masked.yaml",
+                               {"precision": "bf16", "results": str(results),
+                                "classifier": "elsewhere/classifier"})
+    finished = read_finished(results)
+    grid = config.settings()
+    cfg = [s for _, s in grid if s.guidance == "cfg"]
+    assert cfg and all(s.classifier is None for s in cfg)
+    for checkpoint, settings in grid:
+        found = setting_key(checkpoint, settings) in finished
+        assert found == (settings.guidance == "cfg"), settings
+    stored = {row["classifier"] for row in finished.values()}
+    assert stored == {"runs/qm9-ring-classifier/model"}  # the published rows name it
 
 
 def test_incomplete_last_row_dropped(model, tmp_path):

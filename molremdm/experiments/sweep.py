@@ -59,10 +59,13 @@ class SweepConfig:
                 self.checkpoints, self.samplers, self.guidance, self.steps, self.seeds):
             gammas = [0.0] if guidance == "none" else self.gamma
             modes = self.cbg_mode if guidance == "cbg" else ["exact"]
+            # only classifier guidance reads the classifier: leaving it out of the other
+            # settings keeps their keys (and results) independent of it
+            classifier = self.classifier if guidance == "cbg" else None
             for gamma, mode in itertools.product(gammas, modes):
                 grid.append((checkpoint, SamplingSettings(
                     num_samples=self.num_samples, steps=steps, guidance=guidance, gamma=gamma,
-                    target=self.target, seed=seed, classifier=self.classifier, cbg_mode=mode,
+                    target=self.target, seed=seed, classifier=classifier, cbg_mode=mode,
                     precision=self.precision, **entry)))
         return grid
 
@@ -85,7 +88,19 @@ def load_sweep_config(path: str | Path, overrides: dict[str, Any] | None = None)
 
 
 def setting_key(checkpoint: str, settings: SamplingSettings) -> str:
-    return json.dumps({"checkpoint": checkpoint, **asdict(settings)}, sort_keys=True)
+    return canonical_key(json.dumps({"checkpoint": checkpoint, **asdict(settings)}))
+
+
+def canonical_key(key: str) -> str:
+    """The key with the classifier fields blanked unless the setting uses classifier guidance.
+
+    Rows written before the classifier was left out of unguided and D-CFG settings carry it
+    in their key; this maps them onto the keys written now.
+    """
+    fields = json.loads(key)
+    if fields.get("guidance") != "cbg":
+        fields.update(classifier=None, cbg_mode="exact")
+    return json.dumps(fields, sort_keys=True)
 
 
 def read_finished(path: Path) -> dict[str, dict[str, str]]:
@@ -100,7 +115,7 @@ def read_finished(path: Path) -> dict[str, dict[str, str]]:
         logger.warning("%s: dropping %d incomplete row(s) left by an interrupted sweep",
                        path, len(rows) - len(complete))
         _write_rows(path, complete)
-    return {row["key"]: row for row in complete}
+    return {canonical_key(row["key"]): row for row in complete}
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:
