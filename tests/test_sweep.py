@@ -81,9 +81,9 @@ def test_killed_sweep_resumes_with_every_row_once(model, tmp_path):
     assert "validity_std" in summary.columns
 
 
-def test_classifier_only_keys_guided_settings(tmp_path):
-    """Rows of unguided and D-CFG settings match whatever classifier a config names (older
-    rows stored one in their key); D-CBG rows match only their own classifier."""
+def test_sweep_key_ignores_unused_classifier(tmp_path):
+    """Unguided and D-CFG rows match whatever classifier a config names, although older rows
+    stored one in their key. D-CBG rows match only their own classifier."""
     published = Path(__file__).parents[1] / "docs" / "data" / "qm9_ring_guidance_masked.csv"
     results = tmp_path / "r.csv"
     results.write_bytes(published.read_bytes())
@@ -94,7 +94,8 @@ def test_classifier_only_keys_guided_settings(tmp_path):
     finished = read_finished(results)
     grid = config.settings()
     cfg = [s for _, s in grid if s.guidance == "cfg"]
-    assert cfg and all(s.classifier is None for s in cfg)
+    assert cfg
+    assert all(s.classifier is None for s in cfg)
     for checkpoint, settings in grid:
         found = setting_key(checkpoint, settings) in finished
         assert found == (settings.guidance == "cfg"), settings

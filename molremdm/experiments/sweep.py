@@ -92,10 +92,10 @@ def setting_key(checkpoint: str, settings: SamplingSettings) -> str:
 
 
 def canonical_key(key: str) -> str:
-    """The key with the classifier fields blanked unless the setting uses classifier guidance.
+    """Return the key with the classifier fields blanked unless the setting uses D-CBG.
 
-    Rows written before the classifier was left out of unguided and D-CFG settings carry it
-    in their key; this maps them onto the keys written now.
+    Older rows also stored the classifier in the keys of unguided and D-CFG settings, so
+    blanking it maps them onto the keys written now.
     """
     fields = json.loads(key)
     if fields.get("guidance") != "cbg":
