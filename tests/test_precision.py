@@ -1,6 +1,7 @@
 """Precision choice: "auto" follows the hardware, explicit choices are kept, bad ones refused."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -59,3 +60,16 @@ def test_sampling_settings_store_what_runs():
     resolved = SamplingSettings(precision="auto").precision
     assert resolved == ("bf16" if native_bf16(precision.default_device_type()) else "32")
     assert SamplingSettings(precision="32").precision == "32"
+
+
+def test_models_load_on_default_device(monkeypatch):
+    """Models and classifiers load on the device that "auto" precision is resolved for."""
+    from molremdm.models import checkpoint
+    monkeypatch.setattr(checkpoint, "default_device_type", lambda: "meta")
+    root = Path(__file__).parents[1] / "checkpoints"
+    model = checkpoint.load_model(root / "qm9-mdlm-cfg")
+    classifier = checkpoint.load_classifier(root / "qm9-ring-classifier")
+    assert next(model.network.parameters()).device.type == "meta"
+    assert next(classifier.network.parameters()).device.type == "meta"
+    on_cpu = checkpoint.load_model(root / "qm9-mdlm-cfg", device="cpu")
+    assert next(on_cpu.network.parameters()).device.type == "cpu"

@@ -54,10 +54,11 @@ def surrogate_values(regressor: LoadedClassifier, smiles: list[str]) -> np.ndarr
         except TokenizerError:
             continue
     if rows:
-        tokens = torch.tensor(encoded)
+        device = next(regressor.network.parameters()).device
+        tokens = torch.tensor(encoded, device=device)
         with torch.no_grad():
-            output = regressor.network.forward_tokens(tokens, torch.zeros(len(rows)))
-        values[rows] = (output.squeeze(-1).double().numpy() * regressor.value_std
+            output = regressor.network.forward_tokens(tokens, torch.zeros(len(rows), device=device))
+        values[rows] = (output.squeeze(-1).double().cpu().numpy() * regressor.value_std
                         + regressor.value_mean)
     return values
 

@@ -24,6 +24,7 @@ from molremdm.data.labels import LabelDefinition
 from molremdm.diffusion.process import AUTOREGRESSIVE, Process, process_from_dict
 from molremdm.models.classifier import ClassifierConfig, NoisyClassifier
 from molremdm.models.transformer import DiffusionTransformer, ModelConfig
+from molremdm.precision import default_device_type
 
 FORMAT = "molremdm-model"
 FORMAT_VERSION = 1
@@ -121,11 +122,12 @@ def _read_export(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return weights, config
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+def load_model(path: str | Path, device: str | torch.device | None = None) -> LoadedModel:
     """Load an exported model folder (or its ``model.safetensors``) or a Lightning ``.ckpt``.
 
-    Lightning checkpoints give their EMA weights. Raises CheckpointError naming the file and
-    the problem for anything missing, corrupt or inconsistent.
+    Lightning checkpoints give their EMA weights. ``device`` defaults to the GPU when there is
+    one, the device that "auto" sampling precision is resolved for. Raises CheckpointError
+    naming the file and the problem for anything missing, corrupt or inconsistent.
     """
     path = Path(path)
     if not path.exists():
@@ -161,7 +163,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     except RuntimeError as error:
         raise CheckpointError(f"weights in {path} do not fit the model config: "
                               f"{str(error).splitlines()[0]}") from None
-    network.to(device).eval()
+    network.to(device or default_device_type()).eval()
     labels = config.get("label_definition")
     return LoadedModel(network=network, tokenizer=tokenizer, process=process,
                        label_definition=LabelDefinition.from_dict(labels) if labels else None,
@@ -182,8 +184,12 @@ class LoadedClassifier:
     source: Path
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> LoadedClassifier:
-    """Load an exported classifier folder written by ``molremdm train-classifier``."""
+def load_classifier(path: str | Path, device: str | torch.device | None = None
+                    ) -> LoadedClassifier:
+    """Load an exported classifier folder written by ``molremdm train-classifier``.
+
+    ``device`` defaults to the GPU when there is one, as in ``load_model``.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"classifier {path} not found")
@@ -200,7 +206,8 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Loa
         raise CheckpointError(f"classifier {path} is inconsistent: "
                               f"{str(error).splitlines()[0]}") from None
     labels = config.get("label_definition")
-    return LoadedClassifier(network=network.to(device).eval(), process=process,
+    return LoadedClassifier(network=network.to(device or default_device_type()).eval(),
+                            process=process,
                             vocab=list(config["vocab"]), task=config["task"],
                             value_mean=float(config["value_mean"]),
                             value_std=float(config["value_std"]),

@@ -119,7 +119,7 @@ class ClassifierGuidance:
             cols = where[:, 1].repeat_interleave(len(targets))
             tokens = values.repeat(len(where))
             edited = z_t[rows].clone()
-            edited[torch.arange(len(rows)), cols] = tokens
+            edited[torch.arange(len(rows), device=z_t.device), cols] = tokens
             scores = self._scores(edited, t[rows], vocab_size)
             deltas[rows, cols, tokens] = scores - base[rows]
 
@@ -128,7 +128,7 @@ class ClassifierGuidance:
             where = (z_t != self.mask_id).nonzero()
             if len(where):
                 edited = z_t[where[:, 0]].clone()
-                edited[torch.arange(len(where)), where[:, 1]] = self.mask_id
+                edited[torch.arange(len(where), device=z_t.device), where[:, 1]] = self.mask_id
                 scores = self._scores(edited, t[where[:, 0]], vocab_size)
                 deltas[where[:, 0], where[:, 1], self.mask_id] = scores - base[where[:, 0]]
         return deltas
