@@ -59,8 +59,8 @@ class SweepConfig:
                 self.checkpoints, self.samplers, self.guidance, self.steps, self.seeds):
             gammas = [0.0] if guidance == "none" else self.gamma
             modes = self.cbg_mode if guidance == "cbg" else ["exact"]
-            # only classifier guidance reads the classifier: leaving it out of the other
-            # settings keeps their keys (and results) independent of it
+            # Only D-CBG reads the classifier, so the other settings leave it out and their
+            # keys do not change when a config names another classifier.
             classifier = self.classifier if guidance == "cbg" else None
             for gamma, mode in itertools.product(gammas, modes):
                 grid.append((checkpoint, SamplingSettings(

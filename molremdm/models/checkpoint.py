@@ -163,7 +163,7 @@ def load_model(path: str | Path, device: str | torch.device | None = None) -> Lo
     except RuntimeError as error:
         raise CheckpointError(f"weights in {path} do not fit the model config: "
                               f"{str(error).splitlines()[0]}") from None
-    # NOTE: the tests run on CPU only, so sampling on a CUDA device has not been exercised
+    # NOTE: the tests run on CPU only, so sampling on a CUDA device has not been run.
     network.to(device or default_device_type()).eval()
     labels = config.get("label_definition")
     return LoadedModel(network=network, tokenizer=tokenizer, process=process,
