@@ -136,8 +136,10 @@ def run_sample(args: argparse.Namespace) -> int:
     metrics = evaluate_samples(smiles, reference)
     record = run_record(settings, result, metrics, str(args.checkpoint))
     write_outputs(smiles, record, args.out, args.json)
+    calls = (f", {result.classifier_calls:.0f} classifier calls per molecule"
+             if result.classifier_calls else "")
     print(f"sampled {settings.num_samples} molecules in {result.wall_time:.1f} s, "
-          f"NFE {result.nfe} ({result.strategy})")
+          f"NFE {result.nfe}{calls} ({result.strategy})")
     _print_metrics(metrics)
     return 0
 

@@ -7,7 +7,8 @@ Usage:
         [--classifier checkpoints/qm9-ring-classifier ...]
 
 One row per model family, sampler, guidance kind and T; one column per gamma. A cell reads
-"validity % / distinct novel molecules / novel-mean property / NFE". With --classifier the
+"validity % / distinct novel molecules / novel-mean property / NFE", and for D-CBG rows that
+recorded it, "NFE+Cc" with C the classifier calls per molecule. With --classifier the
 validation AUROC of each classifier export follows the table.
 """
 
@@ -36,8 +37,11 @@ def row_label(row: pd.Series) -> tuple[str, str, str]:
 def cell(row: pd.Series, column: str) -> str:
     novel_mean = row[column]
     mean_text = "-" if pd.isna(novel_mean) else f"{novel_mean:.2f}"
-    return (f"{100 * row['validity']:.1f} / {int(row['num_novel'])} / {mean_text} / "
-            f"{int(row['nfe'])}")
+    cost = f"{int(row['nfe'])}"
+    calls = row.get("classifier_calls")
+    if calls is not None and not pd.isna(calls) and calls > 0:
+        cost += f"+{calls:,.0f}c"
+    return f"{100 * row['validity']:.1f} / {int(row['num_novel'])} / {mean_text} / {cost}"
 
 
 def matrix(table: pd.DataFrame, prop: str) -> str:

@@ -1,6 +1,7 @@
 """Uniform-noise models and noisy classifiers trained, exported and used from the command line."""
 
 import csv
+import json
 
 import pytest
 
@@ -68,18 +69,37 @@ def test_udlm_samples_with_udlm_sampler(models, tmp_path):
                             "--gamma", "3")) == 0
 
 
+def classifier_calls(tmp_path) -> float:
+    return json.loads((tmp_path / "s.json").read_text())["classifier_calls"]
+
+
 @pytest.mark.parametrize("approx", [[], ["--cbg-approx"]])
 @pytest.mark.parametrize("sampler", ["mdlm", "remdm-cap"])
 def test_masked_model_with_classifier_guidance(models, tmp_path, approx, sampler):
     arguments = sample_args(models[1], tmp_path, "--sampler", sampler, "--guidance", "cbg",
-                            "--classifier", str(models[3]["masked"]), "--gamma", "2", *approx)
+                            "--classifier", str(models[3]["masked"]), "--gamma", "2",
+                            "--json", str(tmp_path / "s.json"), *approx)
     assert main(arguments) == 0
+    model = load_model(models[1])
+    length, vocab = model.network.config.length, model.network.config.vocab_size
+    if approx:  # one forward and backward per molecule and step
+        assert classifier_calls(tmp_path) == 4
+    else:  # per step: the sequence itself, then the edits of masked (and remasked) positions
+        assert 4 * (1 + 1) <= classifier_calls(tmp_path) <= 4 * (1 + length * (vocab - 1))
 
 
 def test_udlm_with_classifier_guidance(models, tmp_path):
     arguments = sample_args(models[2], tmp_path, "--sampler", "udlm", "--guidance", "cbg",
-                            "--classifier", str(models[3]["uniform"]), "--gamma", "2")
+                            "--classifier", str(models[3]["uniform"]), "--gamma", "2",
+                            "--json", str(tmp_path / "s.json"))
     assert main(arguments) == 0
+    model = load_model(models[2])
+    length, vocab = model.network.config.length, model.network.config.vocab_size
+    # uniform noise: every position is edited to every token at each of the 4 steps
+    assert classifier_calls(tmp_path) == 4 * (1 + length * vocab)
+    assert main(sample_args(models[2], tmp_path, "--sampler", "udlm",
+                            "--json", str(tmp_path / "s.json"))) == 0
+    assert classifier_calls(tmp_path) == 0
 
 
 @pytest.mark.parametrize("case, message", [

@@ -13,8 +13,8 @@ import yaml
 
 from molremdm.cli import main
 from molremdm.experiments.generate import SamplingSettings
-from molremdm.experiments.sweep import (SweepConfig, cost_rank, load_sweep_config, read_finished,
-                                        run_sweep, setting_key)
+from molremdm.experiments.sweep import (RESULT_COLUMNS, SweepConfig, cost_rank, load_sweep_config,
+                                        read_finished, run_sweep, setting_key)
 from molremdm.training.run import config_from_dict, train
 
 
@@ -101,6 +101,22 @@ def test_sweep_key_ignores_unused_classifier(tmp_path):
         assert found == (settings.guidance != "cbg"), settings
     stored = {row["classifier"] for row in finished.values() if row["guidance"] != "none"}
     assert stored == {"runs/qm9-ring-classifier/model"}  # older guided rows name it
+
+
+def test_results_from_an_older_version_gain_the_new_columns(model, tmp_path):
+    results = tmp_path / "r.csv"
+    first = {**sweep_dict(model, results), "seeds": [0], "gamma": [2]}
+    run_sweep(SweepConfig(**first), progress=False)
+    older = pd.read_csv(results).drop(columns=["classifier_calls"])
+    older.to_csv(results, index=False)  # as written before the column existed
+
+    table = run_sweep(SweepConfig(**{**first, "gamma": [2, 3]}), progress=False)
+    assert list(table.columns) == list(RESULT_COLUMNS)
+    assert len(table) == 4
+    kept = table[table["gamma"] == 2]
+    assert kept["classifier_calls"].isna().all()
+    assert kept["validity"].tolist() == older["validity"].tolist()
+    assert (table[table["gamma"] == 3]["classifier_calls"] == 0).all()  # D-CFG: no classifier
 
 
 def test_incomplete_last_row_dropped(model, tmp_path):

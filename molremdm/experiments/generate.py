@@ -179,16 +179,19 @@ def generate(model: LoadedModel, settings: SamplingSettings,
                             strategy=settings.sampler, generator=generator,
                             batch_size=settings.batch_size, schedule=model.process.schedule,
                             device=device, progress=progress, top_p=settings.top_p, **options)
+    if isinstance(denoiser, ClassifierGuidance):
+        result.classifier_calls = denoiser.classifier_evaluations / settings.num_samples
     decoded = model.tokenizer.decode_batch(result.tokens.cpu())
     return result, [d.smiles for d in decoded]
 
 
 def run_record(settings: SamplingSettings, result: SampleResult, metrics: dict[str, Any],
                checkpoint: str) -> dict[str, Any]:
-    """Flatten a run into one results row: sampling parameters, strategy options, NFE, wall
-    time and metrics."""
+    """Flatten a run into one results row: sampling parameters, strategy options, NFE,
+    classifier calls per molecule, wall time and metrics."""
     record = {"checkpoint": checkpoint, **asdict(settings), **result.strategy,
-              "nfe": result.nfe, "wall_time_s": round(result.wall_time, 3), **metrics}
+              "nfe": result.nfe, "classifier_calls": round(result.classifier_calls, 1),
+              "wall_time_s": round(result.wall_time, 3), **metrics}
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
 
 

@@ -29,7 +29,8 @@ METRIC_COLUMNS = ("num_samples", "num_valid", "validity", "num_unique", "uniquen
                   "num_novel", "novelty", "mean_qed", "mean_ring_count", "novel_mean_qed",
                   "novel_mean_ring_count", "num_invalid", "rdkit_version")
 SETTING_COLUMNS = tuple(f.name for f in fields(SamplingSettings))
-RESULT_COLUMNS = ("key", "checkpoint", *SETTING_COLUMNS, "strategy", "nfe", "wall_time_s",
+RESULT_COLUMNS = ("key", "checkpoint", *SETTING_COLUMNS, "strategy", "nfe", "classifier_calls",
+                  "wall_time_s",
                   *(m for m in METRIC_COLUMNS if m != "num_samples"))
 
 
@@ -118,6 +119,11 @@ def read_finished(path: Path) -> dict[str, dict[str, str]]:
     return {canonical_key(row["key"]): row for row in complete}
 
 
+def _header(path: Path) -> list[str]:
+    with path.open(newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
 def _write_rows(path: Path, rows: list[dict]) -> None:
     temporary = path.with_suffix(".tmp")
     with temporary.open("w", newline="") as handle:
@@ -183,6 +189,12 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> pd.DataFrame:
                 len(grid) - len(todo), len(todo))
     if not path.is_file():
         _write_rows(path, [])
+    elif _header(path) != list(RESULT_COLUMNS):
+        # a file from an older version: rewrite it with today's columns (missing ones empty)
+        # before rows are appended under them
+        logger.info("%s: rewriting %d finished row(s) with the current columns", path,
+                    len(finished))
+        _write_rows(path, list(finished.values()))
 
     processes, threads = worker_plan(config.workers)
     bar = tqdm(total=len(todo), desc=f"sweep {config.name}", disable=not progress)

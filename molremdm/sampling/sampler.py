@@ -41,6 +41,9 @@ class SampleResult:
     steps: int
     strategy: dict
     trace: list[dict] = field(default_factory=list)
+    # sequences a guidance classifier scored, per sample (first-order D-CBG: one forward and
+    # backward each; exact: one forward per candidate edit); 0 without classifier guidance
+    classifier_calls: float = 0.0
 
 
 def categorical(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
