@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 FAMILIES = {"mdlm": "MDLM", "udlm": "UDLM", "ar": "AR"}  # any other sampler is a ReMDM one
+# decimals of the novel-mean property: QED lies in [0, 1] and guidance moves it by hundredths
+DIGITS = {"qed": 3}
 
 
 def row_label(row: pd.Series) -> tuple[str, str, str]:
@@ -34,9 +36,9 @@ def row_label(row: pd.Series) -> tuple[str, str, str]:
     return model, sampler, guidance
 
 
-def cell(row: pd.Series, column: str) -> str:
+def cell(row: pd.Series, column: str, digits: int = 2) -> str:
     novel_mean = row[column]
-    mean_text = "-" if pd.isna(novel_mean) else f"{novel_mean:.2f}"
+    mean_text = "-" if pd.isna(novel_mean) else f"{novel_mean:.{digits}f}"
     cost = f"{int(row['nfe'])}"
     calls = row.get("classifier_calls")
     if calls is not None and not pd.isna(calls) and calls > 0:
@@ -60,7 +62,8 @@ def matrix(table: pd.DataFrame, prop: str) -> str:
     groups = table.groupby(["rank", "model", "sampler_name", "guidance_name", "steps"])
     for (_, model, sampler, guidance, steps), chosen in groups:
         by_gamma = {row["gamma"]: row for _, row in chosen.iterrows()}
-        cells = [cell(by_gamma[g], column) if g in by_gamma else "" for g in gammas]
+        digits = DIGITS.get(prop, 2)
+        cells = [cell(by_gamma[g], column, digits) if g in by_gamma else "" for g in gammas]
         lines.append("| " + " | ".join([model, sampler, guidance, str(steps), *cells]) + " |")
     return "\n".join(lines)
 

@@ -47,6 +47,15 @@ def test_classifier_calls_follow_the_nfe(tmp_path):
     assert row[4].endswith(" / 32+12,345c")
 
 
+def test_qed_means_get_three_decimals(tmp_path):
+    published = pd.read_csv(PUBLISHED)
+    path = tmp_path / "r.csv"
+    published.assign(novel_mean_qed=0.48765).to_csv(path, index=False)
+    done = run_script("--property", "qed", path)
+    assert done.returncode == 0, done.stderr
+    assert " / 0.488 / " in table_rows(done.stdout)[0][5]
+
+
 def test_missing_results_and_unknown_property_are_named(tmp_path):
     missing = run_script("--property", "qed", tmp_path / "none.csv")
     assert missing.returncode != 0
