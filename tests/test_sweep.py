@@ -103,7 +103,7 @@ def test_sweep_key_ignores_unused_classifier(tmp_path):
     assert stored == {"runs/qm9-ring-classifier/model"}  # older guided rows name it
 
 
-def test_results_from_an_older_version_gain_the_new_columns(model, tmp_path):
+def test_old_results_gain_new_columns(model, tmp_path):
     results = tmp_path / "r.csv"
     first = {**sweep_dict(model, results), "seeds": [0], "gamma": [2]}
     run_sweep(SweepConfig(**first), progress=False)
@@ -113,9 +113,9 @@ def test_results_from_an_older_version_gain_the_new_columns(model, tmp_path):
     table = run_sweep(SweepConfig(**{**first, "gamma": [2, 3]}), progress=False)
     assert list(table.columns) == list(RESULT_COLUMNS)
     assert len(table) == 4
-    kept = table[table["gamma"] == 2]
-    assert kept["classifier_calls"].isna().all()
-    assert kept["validity"].tolist() == older["validity"].tolist()
+    resumed = table[table["gamma"] == 2]
+    assert resumed["classifier_calls"].isna().all()
+    assert resumed["validity"].tolist() == older["validity"].tolist()
     assert (table[table["gamma"] == 3]["classifier_calls"] == 0).all()  # D-CFG: no classifier
 
 
