@@ -60,9 +60,9 @@ def matrix(table: pd.DataFrame, prop: str) -> str:
     header = ["model", "sampler", "guidance", "T", *(f"gamma = {g:g}" for g in gammas)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     groups = table.groupby(["rank", "model", "sampler_name", "guidance_name", "steps"])
+    digits = DIGITS.get(prop, 2)
     for (_, model, sampler, guidance, steps), chosen in groups:
         by_gamma = {row["gamma"]: row for _, row in chosen.iterrows()}
-        digits = DIGITS.get(prop, 2)
         cells = [cell(by_gamma[g], column, digits) if g in by_gamma else "" for g in gammas]
         lines.append("| " + " | ".join([model, sampler, guidance, str(steps), *cells]) + " |")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ def table_rows(output: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
 
 
-def test_cells_follow_the_published_rows():
+def test_cells_match_published_rows():
     done = run_script("--property", "ring_count", PUBLISHED)
     assert done.returncode == 0, done.stderr
     rows = table_rows(done.stdout)
@@ -34,7 +34,7 @@ def test_cells_follow_the_published_rows():
     assert rows[0][header.index("gamma = 3")] == expected
 
 
-def test_classifier_calls_follow_the_nfe(tmp_path):
+def test_classifier_calls_follow_nfe(tmp_path):
     published = pd.read_csv(PUBLISHED)
     guided = published.iloc[[1]].assign(sampler="mdlm", guidance="cbg", cbg_mode="exact",
                                         steps=32, nfe=32, classifier_calls=12345.4)
@@ -56,10 +56,11 @@ def test_qed_means_get_three_decimals(tmp_path):
     assert " / 0.488 / " in table_rows(done.stdout)[0][5]
 
 
-def test_missing_results_and_unknown_property_are_named(tmp_path):
+def test_missing_file_and_property_named(tmp_path):
     missing = run_script("--property", "qed", tmp_path / "none.csv")
     assert missing.returncode != 0
-    assert "none.csv" in missing.stderr and "molremdm sweep" in missing.stderr
+    assert "none.csv" in missing.stderr
+    assert "molremdm sweep" in missing.stderr
     unknown = run_script("--property", "logp", PUBLISHED)
     assert unknown.returncode != 0
     assert "novel_mean_logp" in unknown.stderr

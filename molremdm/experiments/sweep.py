@@ -190,8 +190,8 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> pd.DataFrame:
     if not path.is_file():
         _write_rows(path, [])
     elif _header(path) != list(RESULT_COLUMNS):
-        # a file from an older version: rewrite it with the current columns (missing ones empty)
-        # before rows are appended under them
+        # A file from an older version is rewritten with the current columns (missing ones
+        # empty) before new rows are appended under them.
         logger.info("%s: rewriting %d finished row(s) with the current columns", path,
                     len(finished))
         _write_rows(path, list(finished.values()))

@@ -41,8 +41,8 @@ class SampleResult:
     steps: int
     strategy: dict
     trace: list[dict] = field(default_factory=list)
-    # sequences a guidance classifier scored, per sample (first-order D-CBG: one forward and
-    # backward each; exact: one forward per candidate edit); 0 without classifier guidance
+    # Sequences the D-CBG classifier scored per sample, 0 without classifier guidance. First
+    # order scores each sequence once per step, exact once per candidate single-token edit.
     classifier_calls: float = 0.0
 
 
