@@ -23,16 +23,27 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--representation", choices=["smiles", "selfies"],
+                        help="molecule strings the model reads and writes: SMILES symbols or "
+                        "SELFIES symbols (default: from the config)")
+    parser.add_argument("--length", type=int, help="token ids per sequence with BOS and EOS; "
+                        "longer molecules stop the run with their name (default: from the "
+                        "config)")
+
+
 def _add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", formatter_class=HelpFormatter,
-        help="train a masked diffusion model on QM9",
-        description="Train a masked diffusion (MDLM) model. Values on the command line override "
+        help="train a diffusion model (MDLM or UDLM) or the AR baseline on QM9",
+        description="Train a masked (MDLM) or uniform-noise (UDLM) diffusion model or the "
+                    "autoregressive baseline. Values on the command line override "
                     "the config file. Class 1 of the label means 'property above its percentile'.")
     parser.add_argument("--config", type=Path, default=DEFAULT_TRAIN_CONFIG,
                         help="YAML config with sections data, network, optim, run")
     parser.add_argument("--property", help="property to label for guidance: ring_count, qed or a "
                         "QM9 column such as gap (default: from the config)")
+    _add_data_options(parser)
     parser.add_argument("--model", choices=["mdlm", "udlm", "ar"], help="masked diffusion "
                         "(mdlm), uniform-noise diffusion (udlm) or the autoregressive baseline "
                         "(ar) (default: from the config)")
@@ -67,7 +78,8 @@ def _run_train(args: argparse.Namespace) -> int:
     from molremdm.training.run import load_config, train
 
     overrides = {
-        "data": {"property": args.property},
+        "data": {"property": args.property, "representation": args.representation,
+                 "length": args.length},
         "network": {"width": args.width, "depth": args.depth, "kind": args.model},
         "optim": {"max_steps": args.max_steps, "lr": args.lr},
         "run": {"batch_size": args.batch_size, "precision": args.precision,
@@ -91,6 +103,7 @@ def _add_train_classifier(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", type=Path, default=DEFAULT_CLASSIFIER_CONFIG,
                         help="YAML config with sections data, network, optim, run")
     parser.add_argument("--property", help="property to label (default: from the config)")
+    _add_data_options(parser)
     parser.add_argument("--task", choices=["classify", "regress"],
                         help="predict the label or the standardised value (default: config)")
     parser.add_argument("--process", choices=["masked", "uniform"], help="noise of the "
@@ -109,7 +122,8 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
     from molremdm.training.classifier import classifier_config_from_dict, train_classifier
     from molremdm.training.run import read_sections
 
-    overrides = {"data": {"property": args.property},
+    overrides = {"data": {"property": args.property, "representation": args.representation,
+                          "length": args.length},
                  "network": {"task": args.task, "process": args.process},
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,

@@ -1,5 +1,7 @@
-"""Regex SMILES tokenizer with special tokens and an exact round trip.
+"""Tokenizers of molecule strings: regex SMILES with an exact round trip, or SELFIES.
 
+Both take canonical SMILES in and give SMILES out; they differ in the symbols the
+model reads and writes.
 Token ids are laid out as the four special tokens first (PAD, BOS, EOS, MASK), then the
 molecule symbols in sorted order. A tokenized sequence is ``BOS s_1 ... s_n EOS PAD ... PAD``
 with right padding to a fixed length.
@@ -12,10 +14,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import selfies
 import torch
 
 PAD, BOS, EOS, MASK = "<pad>", "<bos>", "<eos>", "<mask>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, MASK)
+SELFIES_VERSION: str = selfies.__version__
 
 # One alternative per SMILES symbol: bracket atoms whole, two-letter organic-subset halogens
 # before their one-letter prefixes, "%nn" ring labels as one token, then single characters.
@@ -58,8 +62,14 @@ class Decoded:
     error: str | None = None
 
 
-class SmilesTokenizer:
-    """Map SMILES strings to fixed-length id sequences and back."""
+class Tokenizer:
+    """Map molecules (canonical SMILES) to fixed-length id sequences and back.
+
+    Subclasses define the symbols: ``split`` turns a SMILES string into symbols (raising
+    TokenizerError when it cannot) and ``join`` turns symbols back into a SMILES string.
+    """
+
+    representation = ""
 
     def __init__(self, symbols: Sequence[str]):
         symbols = list(symbols)
@@ -72,12 +82,20 @@ class SmilesTokenizer:
         self.token_to_id = {token: index for index, token in enumerate(self.vocab)}
         self.pad_id, self.bos_id, self.eos_id, self.mask_id = range(4)
 
+    @staticmethod
+    def split(smiles: str) -> list[str]:
+        raise NotImplementedError
+
+    @staticmethod
+    def join(symbols: Sequence[str]) -> str:
+        raise NotImplementedError
+
     @classmethod
-    def from_smiles(cls, smiles: Iterable[str]) -> SmilesTokenizer:
+    def from_smiles(cls, smiles: Iterable[str]) -> Tokenizer:
         """Build a vocabulary from every symbol that occurs in the given (canonical) strings."""
         symbols: set[str] = set()
         for item in smiles:
-            symbols.update(split_smiles(item))
+            symbols.update(cls.split(item))
         return cls(sorted(symbols))
 
     def __len__(self) -> int:
@@ -89,23 +107,32 @@ class SmilesTokenizer:
 
     def tokenize(self, smiles: str) -> list[str]:
         """Split into symbols and check each one is in the vocabulary."""
-        tokens = split_smiles(smiles)
+        tokens = self.split(smiles)
+        self._check_symbols(tokens, smiles)
+        return tokens
+
+    def _check_symbols(self, tokens: Sequence[str], smiles: str) -> None:
         for token in tokens:
             if token not in self.token_to_id or token in SPECIAL_TOKENS:
                 raise TokenizerError(
-                    f"symbol {token!r} in SMILES {smiles!r} is not in the vocabulary of "
-                    f"{len(self.vocab)} tokens; retrain or rebuild the vocabulary on data "
-                    f"that contains it"
+                    f"{self.representation.upper()} symbol {token!r} of SMILES {smiles!r} is "
+                    f"not in the vocabulary of {len(self.vocab)} tokens; retrain or rebuild "
+                    "the vocabulary on data that contains it"
                 )
-        return tokens
 
     def encode(self, smiles: str, length: int) -> list[int]:
         """Encode as BOS + symbols + EOS, right-padded with PAD to ``length`` ids."""
-        ids = [self.bos_id] + [self.token_to_id[t] for t in self.tokenize(smiles)] + [self.eos_id]
+        return self.encode_symbols(self.split(smiles), length, smiles)
+
+    def encode_symbols(self, tokens: Sequence[str], length: int, smiles: str) -> list[int]:
+        """Encode symbols already split from ``smiles`` (named in error messages)."""
+        self._check_symbols(tokens, smiles)
+        ids = [self.bos_id] + [self.token_to_id[t] for t in tokens] + [self.eos_id]
         if len(ids) > length:
             raise TokenizerError(
-                f"SMILES {smiles!r} needs {len(ids)} tokens with BOS and EOS, more than the "
-                f"sequence length {length}; raise the length in the data configuration"
+                f"SMILES {smiles!r} needs {len(ids)} tokens ({self.representation.upper()} "
+                f"symbols with BOS and EOS), more than the sequence length {length}; raise "
+                "the length in the data configuration"
             )
         return ids + [self.pad_id] * (length - len(ids))
 
@@ -117,7 +144,8 @@ class SmilesTokenizer:
         """Decode one sample: BOS, symbols up to the first EOS; any special token between is invalid.
 
         Nothing is stripped: a MASK, PAD or BOS inside the molecule, a missing BOS or a missing
-        EOS makes the sample invalid. Tokens after the first EOS are ignored.
+        EOS makes the sample invalid. Tokens after the first EOS are ignored. The result is a
+        SMILES string, not yet checked by RDKit.
         """
         ids = [int(i) for i in ids]
         if not ids or ids[0] != self.bos_id:
@@ -132,26 +160,99 @@ class SmilesTokenizer:
                 return Decoded(None, f"token id {index} outside the vocabulary")
             if index in self.special_ids:
                 return Decoded(None, f"special token {self.vocab[index]} inside the molecule")
-        return Decoded("".join(self.vocab[i] for i in body))
+        try:
+            return Decoded(self.join([self.vocab[i] for i in body]))
+        except TokenizerError as error:
+            return Decoded(None, str(error))
 
     def decode_batch(self, ids: torch.Tensor) -> list[Decoded]:
         """Decode a LongTensor of shape (N, L)."""
         return [self.decode(row) for row in ids.tolist()]
 
     def to_json(self) -> str:
-        return json.dumps({"kind": "smiles-regex", "vocab": self.vocab})
+        return json.dumps({"representation": self.representation, "vocab": self.vocab})
 
-    @classmethod
-    def from_json(cls, text: str) -> SmilesTokenizer:
+    @staticmethod
+    def from_json(text: str) -> Tokenizer:
         """Rebuild from ``to_json`` output; the special tokens must lead the vocabulary."""
         data = json.loads(text)
-        return cls.from_vocab(data["vocab"])
+        return make_tokenizer(data.get("representation", "smiles"), data["vocab"])
 
     @classmethod
-    def from_vocab(cls, vocab: Sequence[str]) -> SmilesTokenizer:
+    def from_vocab(cls, vocab: Sequence[str]) -> Tokenizer:
         vocab = list(vocab)
         if tuple(vocab[:4]) != SPECIAL_TOKENS:
             raise TokenizerError(
                 f"stored vocabulary must start with {list(SPECIAL_TOKENS)}, got {vocab[:4]}"
             )
         return cls(vocab[4:])
+
+
+class SmilesTokenizer(Tokenizer):
+    """SMILES symbols from the regex above; joining them gives back the exact string."""
+
+    representation = "smiles"
+
+    @staticmethod
+    def split(smiles: str) -> list[str]:
+        return split_smiles(smiles)
+
+    @staticmethod
+    def join(symbols: Sequence[str]) -> str:
+        return "".join(symbols)
+
+
+class SelfiesTokenizer(Tokenizer):
+    """SELFIES symbols of the molecule; any sequence of them decodes to a molecule or to nothing.
+
+    Decoded strings are SMILES as the SELFIES decoder writes them (charges as ``[N+1]``); they
+    are canonicalised with RDKit before any comparison, like every sample.
+    """
+
+    representation = "selfies"
+
+    @staticmethod
+    def split(smiles: str) -> list[str]:
+        try:
+            return list(selfies.split_selfies(selfies.encoder(smiles, strict=True)))
+        except selfies.EncoderError as error:
+            # the encoder's message spans several lines; keep it on one
+            reason = " ".join(str(error).split())
+            raise TokenizerError(f"SELFIES {SELFIES_VERSION} cannot encode SMILES {smiles!r}: "
+                                 f"{reason}") from None
+
+    @staticmethod
+    def join(symbols: Sequence[str]) -> str:
+        try:
+            smiles = selfies.decoder("".join(symbols))
+        except selfies.DecoderError as error:
+            raise TokenizerError(f"SELFIES decoder failed: {error}") from None
+        if not smiles:
+            # strings of only [nop], branch or ring symbols decode to the empty string
+            raise TokenizerError("the SELFIES symbols decode to no atoms")
+        return smiles
+
+
+TOKENIZERS: dict[str, type[Tokenizer]] = {"smiles": SmilesTokenizer, "selfies": SelfiesTokenizer}
+REPRESENTATIONS = tuple(TOKENIZERS)
+
+
+def tokenizer_class(representation: str) -> type[Tokenizer]:
+    """Return the tokenizer class of a molecule representation: "smiles" or "selfies"."""
+    if representation not in TOKENIZERS:
+        raise TokenizerError(f"unknown molecule representation {representation!r}; "
+                             f"available: {list(REPRESENTATIONS)}")
+    return TOKENIZERS[representation]
+
+
+def make_tokenizer(representation: str, vocab: Sequence[str]) -> Tokenizer:
+    """Rebuild a stored tokenizer from its representation name and full vocabulary."""
+    return tokenizer_class(representation).from_vocab(vocab)
+
+
+def tokenizer_from_config(config: dict) -> Tokenizer:
+    """Build the tokenizer of a stored model or classifier config from its ``vocab`` and the
+    ``representation`` of its ``data`` section. Configs without one are SMILES, because they
+    were written before SELFIES was supported."""
+    data = config.get("data") or {}
+    return make_tokenizer(data.get("representation", "smiles"), config["vocab"])

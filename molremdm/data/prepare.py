@@ -1,7 +1,9 @@
 """Tokenised QM9 tensors with labels and a seeded split, cached on disk.
 
-The cache entry is keyed by the processed table's content, the RDKit version, the vocabulary,
-the sequence length, the label definition and the split; a change in any of them rebuilds it.
+The cache entry is keyed by the processed table's content, the RDKit and SELFIES versions and
+the data configuration (representation, sequence length, label definition, split); a change in
+any of them rebuilds it. The entry stores the tokens, the vocabulary and the rows dropped
+because their representation could not be built.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from molremdm.chem.molecules import RDKIT_VERSION
-from molremdm.chem.tokenizer import SmilesTokenizer
+from molremdm.chem.tokenizer import (
+    REPRESENTATIONS, SELFIES_VERSION, Tokenizer, TokenizerError, make_tokenizer, tokenizer_class,
+)
 from molremdm.data.cache import atomic_write_text, cache_dir, json_key
 from molremdm.data.labels import LabelDefinition, make_labels
 from molremdm.data.qm9 import QM9_FILE, load_qm9
@@ -30,7 +34,11 @@ class DataConfig:
     """Data set of a model and how it is tokenised, labelled and split."""
 
     dataset: str = "qm9"
-    length: int = 24  # ids per sequence: the longest QM9 canonical SMILES is 22 symbols + BOS + EOS
+    # "smiles" (regex symbols of canonical SMILES) or "selfies" (SELFIES symbols)
+    representation: str = "smiles"
+    # ids per sequence: the longest QM9 canonical SMILES is 22 symbols + BOS + EOS, the
+    # longest SELFIES string 21 symbols
+    length: int = 24
     property: str = "ring_count"
     percentile: float = 90.0
     val_fraction: float = 0.05
@@ -40,6 +48,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.dataset != "qm9":
             raise ValueError(f"unknown dataset {self.dataset!r}; available: ['qm9']")
+        if self.representation not in REPRESENTATIONS:
+            raise ValueError(f"unknown representation {self.representation!r}; available: "
+                             f"{list(REPRESENTATIONS)}")
         if self.length < 3:
             raise ValueError(f"length must be at least 3 (BOS, one symbol, EOS), got {self.length}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -56,9 +67,16 @@ class PreparedData:
     values: torch.Tensor
     train_index: torch.Tensor
     val_index: torch.Tensor
-    tokenizer: SmilesTokenizer
+    tokenizer: Tokenizer
     label_definition: LabelDefinition
     smiles: list[str]
+
+
+def stored_data_config(config: DataConfig, prepared: PreparedData) -> dict:
+    """Return the data section written into checkpoints: the configuration with the
+    representation of the tokenizer actually used, because that decides how a stored model's
+    tokens are read."""
+    return {**asdict(config), "representation": prepared.tokenizer.representation}
 
 
 def split_indices(num: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +84,32 @@ def split_indices(num: int, val_fraction: float, seed: int) -> tuple[np.ndarray,
     order = np.random.default_rng(seed).permutation(num)
     num_val = max(1, int(round(num * val_fraction)))
     return np.sort(order[num_val:]), np.sort(order[:num_val])
+
+
+def _tokenize_all(smiles: list[str], representation: str, length: int
+                  ) -> tuple[Tokenizer, torch.Tensor, list[int]]:
+    """Build the vocabulary and encode every molecule.
+
+    Molecules the representation cannot express are dropped and returned by row index: the
+    SELFIES encoder rejects some that RDKit accepts. A molecule longer than ``length`` raises
+    TokenizerError."""
+    kind = tokenizer_class(representation)
+    symbols, encodable, dropped = [], [], []
+    for row, item in enumerate(smiles):
+        try:
+            symbols.append(kind.split(item))
+            encodable.append(item)
+        except TokenizerError as error:
+            dropped.append(row)
+            logger.debug("dropped row %d: %s", row, error)
+    if dropped:
+        logger.warning("%s: %d of %d molecules cannot be written in this representation and "
+                       "were dropped (first: %r)", representation, len(dropped), len(smiles),
+                       smiles[dropped[0]])
+    tokenizer = kind(sorted({s for item in symbols for s in item}))
+    tokens = torch.tensor([tokenizer.encode_symbols(item, length, source)
+                           for item, source in zip(symbols, encodable)], dtype=torch.long)
+    return tokenizer, tokens, dropped
 
 
 def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> PreparedData:
@@ -76,29 +120,35 @@ def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> Prepa
         raise ValueError(f"property {config.property!r} is not a column of the data set; "
                          f"choose one of {sorted(c for c in frame.columns if c != 'smiles')}")
     frame = frame[frame[config.property].notna()].reset_index(drop=True)
-    smiles = frame["smiles"].tolist()
-    tokenizer = SmilesTokenizer.from_smiles(smiles)
-    labels, definition = make_labels(frame[config.property].to_numpy(), config.property,
-                                     config.percentile)
 
     content = pd.util.hash_pandas_object(frame[["smiles", config.property]], index=False)
     key = json_key({
         "content": str(int(content.sum()) % (1 << 62)), "rows": len(frame),
-        "rdkit": RDKIT_VERSION, "vocab": tokenizer.vocab, "config": asdict(config),
+        "rdkit": RDKIT_VERSION, "config": asdict(config),
+        **({"selfies": SELFIES_VERSION} if config.representation == "selfies" else {}),
     })
     path = cache_dir(config.cache_dir) / f"tokens-{config.dataset}-{key}.safetensors"
-    if path.is_file():
-        tensors = load_file(path)
-        tokens = tensors["tokens"].long()
+    meta_path = path.with_suffix(".json")
+    if path.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        tokenizer = make_tokenizer(config.representation, meta["vocab"])
+        dropped = meta.get("dropped_rows", [])
+        tokens = load_file(path)["tokens"].long()
     else:
-        logger.info("tokenising %d molecules to length %d", len(smiles), config.length)
-        tokens = tokenizer.encode_batch(smiles, config.length)
+        logger.info("tokenising %d molecules as %s, length %d", len(frame),
+                    config.representation, config.length)
+        tokenizer, tokens, dropped = _tokenize_all(frame["smiles"].tolist(),
+                                                   config.representation, config.length)
         save_file({"tokens": tokens.to(torch.int16)}, str(path) + ".tmp")
         Path(str(path) + ".tmp").replace(path)
-        atomic_write_text(path.with_suffix(".json"), json.dumps(
-            {"vocab": tokenizer.vocab, "rdkit_version": RDKIT_VERSION,
-             "label_definition": definition.to_dict(), "config": asdict(config)}, indent=2))
+        atomic_write_text(meta_path, json.dumps(
+            {"vocab": tokenizer.vocab, "dropped_rows": dropped, "rdkit_version": RDKIT_VERSION,
+             "selfies_version": SELFIES_VERSION, "config": asdict(config)}, indent=2))
 
+    frame = frame.drop(index=dropped).reset_index(drop=True)
+    smiles = frame["smiles"].tolist()
+    labels, definition = make_labels(frame[config.property].to_numpy(), config.property,
+                                     config.percentile)
     train, val = split_indices(len(smiles), config.val_fraction, config.split_seed)
     values = torch.tensor(frame[config.property].to_numpy(), dtype=torch.float32)
     return PreparedData(tokens=tokens, labels=torch.from_numpy(labels), values=values,

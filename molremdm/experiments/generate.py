@@ -115,9 +115,12 @@ def check_combination(model: LoadedModel, settings: SamplingSettings) -> None:
 
 def _classifier_guidance(model: LoadedModel, settings: SamplingSettings, base):
     classifier = load_classifier(settings.classifier, next(model.network.parameters()).device)
-    if classifier.vocab != model.tokenizer.vocab:
+    if (classifier.representation, classifier.vocab) != (model.tokenizer.representation,
+                                                         model.tokenizer.vocab):
         raise ValueError(f"classifier {settings.classifier} was trained on another vocabulary "
-                         f"than model {model.source}; train it on the same data")
+                         f"({classifier.representation}, {len(classifier.vocab)} tokens) than "
+                         f"model {model.source} ({model.tokenizer.representation}, "
+                         f"{len(model.tokenizer)} tokens); train it on the same data")
     if classifier.process.name != model.process.name:
         raise ValueError(f"classifier {settings.classifier} was trained on "
                          f"{classifier.process.name} noise but the model uses "

@@ -17,7 +17,7 @@ import torch
 
 from molremdm.chem.metrics import canonicalize_samples, evaluate_samples
 from molremdm.chem.properties import PROPERTIES, compute_property
-from molremdm.chem.tokenizer import SmilesTokenizer, TokenizerError
+from molremdm.chem.tokenizer import TokenizerError, make_tokenizer
 from molremdm.experiments.generate import SamplingSettings, generate
 from molremdm.models.checkpoint import LoadedClassifier, load_classifier, load_model
 
@@ -43,7 +43,7 @@ def surrogate_values(regressor: LoadedClassifier, smiles: list[str]) -> np.ndarr
     if regressor.task != "regress":
         raise ValueError(f"surrogate {regressor.source} is a classifier; train one with "
                          "--task regress")
-    tokenizer = SmilesTokenizer.from_vocab(regressor.vocab)
+    tokenizer = make_tokenizer(regressor.representation, regressor.vocab)
     length = regressor.network.config.length
     values = np.full(len(smiles), np.nan)
     rows, encoded = [], []

@@ -18,7 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from molremdm.chem.molecules import RDKIT_VERSION
-from molremdm.chem.tokenizer import SmilesTokenizer, TokenizerError
+from molremdm.chem.tokenizer import (
+    SELFIES_VERSION, Tokenizer, TokenizerError, tokenizer_from_config,
+)
 from molremdm.data.cache import atomic_write_text
 from molremdm.data.labels import LabelDefinition
 from molremdm.diffusion.process import AUTOREGRESSIVE, Process, process_from_dict
@@ -40,7 +42,7 @@ class LoadedModel:
     """A network ready for sampling with everything needed to read its output."""
 
     network: DiffusionTransformer
-    tokenizer: SmilesTokenizer
+    tokenizer: Tokenizer
     process: Process | None  # None for the autoregressive baseline
     label_definition: LabelDefinition | None
     config: dict
@@ -60,7 +62,8 @@ def versions() -> dict:
 
     from molremdm import __version__
     return {"molremdm": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
-            "rdkit": RDKIT_VERSION, "python": platform.python_version()}
+            "rdkit": RDKIT_VERSION, "selfies": SELFIES_VERSION,
+            "python": platform.python_version()}
 
 
 def export_model(state_dict: dict[str, torch.Tensor], config: dict, folder: str | Path) -> Path:
@@ -145,7 +148,7 @@ def load_model(path: str | Path, device: str | torch.device | None = None) -> Lo
         raise CheckpointError(f"checkpoint {path} config lacks {missing}")
     try:
         model_config = ModelConfig.from_dict(config["model"])
-        tokenizer = SmilesTokenizer.from_vocab(config["vocab"])
+        tokenizer = tokenizer_from_config(config)
         process = (None if config["process"].get("name") == AUTOREGRESSIVE
                    else process_from_dict(config["process"]))
     except (ValueError, KeyError, TypeError, TokenizerError) as error:
@@ -178,6 +181,7 @@ class LoadedClassifier:
     network: NoisyClassifier
     process: Process
     vocab: list[str]
+    representation: str  # "smiles" or "selfies", as in the data section of its config
     task: str
     value_mean: float
     value_std: float
@@ -201,15 +205,17 @@ def load_classifier(path: str | Path, device: str | torch.device | None = None
                               "`molremdm train-classifier`")
     try:
         network = NoisyClassifier(ClassifierConfig(**config["classifier"]))
+        tokenizer = tokenizer_from_config(config)
         process = process_from_dict(config["process"])
         network.load_state_dict(weights, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError, TokenizerError) as error:
         raise CheckpointError(f"classifier {path} is inconsistent: "
                               f"{str(error).splitlines()[0]}") from None
     labels = config.get("label_definition")
     return LoadedClassifier(network=network.to(device or default_device_type()).eval(),
                             process=process,
-                            vocab=list(config["vocab"]), task=config["task"],
+                            vocab=tokenizer.vocab, representation=tokenizer.representation,
+                            task=config["task"],
                             value_mean=float(config["value_mean"]),
                             value_std=float(config["value_std"]),
                             label_definition=LabelDefinition.from_dict(labels) if labels else None,

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 
 from molremdm.chem.metrics import evaluate_samples
-from molremdm.chem.tokenizer import SmilesTokenizer
+from molremdm.chem.tokenizer import tokenizer_from_config
 from molremdm.models.checkpoint import export_model
 from molremdm.sampling.guidance import LabelDenoiser
 from molremdm.diffusion.uniform import UniformProcess
@@ -33,7 +33,7 @@ class SampleQuality(L.Callback):
         if trainer.sanity_checking or self.num_samples == 0:
             return
         config = module.model_config
-        tokenizer = SmilesTokenizer.from_vocab(module.hparams.vocab)
+        tokenizer = tokenizer_from_config(module.hparams)
         network = module.ema.module
         was_training = network.training
         network.eval()

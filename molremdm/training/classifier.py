@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
+from molremdm.data.prepare import DataConfig, PreparedData, prepare_data, stored_data_config
 from molremdm.diffusion.masked import MaskedProcess, antithetic_times
 from molremdm.diffusion.process import process_from_dict
 from molremdm.diffusion.schedules import LogLinearSchedule
@@ -155,7 +155,8 @@ def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | Non
         classifier=classifier.to_dict(), process=process.to_dict(), optim=asdict(config.optim),
         vocab=tokenizer.vocab, task=net.task, value_mean=float(train_values.mean()),
         value_std=float(train_values.std()),
-        label_definition=prepared.label_definition.to_dict(), data=asdict(config.data))
+        label_definition=prepared.label_definition.to_dict(),
+        data=stored_data_config(config.data, prepared))
 
     trainer, checkpoints = make_trainer(run, config.optim.max_steps, run_dir, "val/loss",
                                         asdict(config), [])
@@ -174,6 +175,6 @@ def train_classifier(config: ClassifierTrainConfig, prepared: PreparedData | Non
                      "value_mean": module.hparams.value_mean,
                      "value_std": module.hparams.value_std,
                      "label_definition": prepared.label_definition.to_dict(),
-                     "data": asdict(config.data),
+                     "data": stored_data_config(config.data, prepared),
                      "last_validation": last_validation(trainer)}
     return export_model(weights, export_config, run_dir / "model")

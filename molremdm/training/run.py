@@ -12,7 +12,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from molremdm.data.prepare import DataConfig, PreparedData, prepare_data
+from molremdm.data.prepare import DataConfig, PreparedData, prepare_data, stored_data_config
 from molremdm.diffusion.masked import MaskedProcess
 from molremdm.diffusion.process import AUTOREGRESSIVE
 from molremdm.diffusion.uniform import UniformProcess
@@ -178,7 +178,7 @@ def train(config: TrainConfig, resume: str | Path | None = None,
     module = MaskedDiffusionModule(
         model=model, process=process_config, optim=asdict(config.optim),
         vocab=tokenizer.vocab, label_definition=labels.to_dict() if net.conditional else None,
-        data=asdict(config.data))
+        data=stored_data_config(config.data, prepared))
     datamodule = MoleculeDataModule(config.data, run.batch_size, seed=run.seed, prepared=prepared)
 
     trainer, _ = make_trainer(
