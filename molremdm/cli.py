@@ -24,6 +24,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="qm9 (bundled) or a CSV file of molecules with a "
+                        "SMILES column and numeric property columns (default: from the config)")
+    parser.add_argument("--smiles-column", help="column of the CSV that contains the SMILES "
+                        "(default: from the config, smiles)")
     parser.add_argument("--representation", choices=["smiles", "selfies"],
                         help="molecule strings the model reads and writes: SMILES symbols or "
                         "SELFIES symbols (default: from the config)")
@@ -35,14 +39,15 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 def _add_train(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "train", formatter_class=HelpFormatter,
-        help="train a diffusion model (MDLM or UDLM) or the AR baseline on QM9",
+        help="train a diffusion model (MDLM or UDLM) or the AR baseline",
         description="Train a masked (MDLM) or uniform-noise (UDLM) diffusion model or the "
                     "autoregressive baseline. Values on the command line override "
                     "the config file. Class 1 of the label means 'property above its percentile'.")
     parser.add_argument("--config", type=Path, default=DEFAULT_TRAIN_CONFIG,
                         help="YAML config with sections data, network, optim, run")
     parser.add_argument("--property", help="property to label for guidance: ring_count, qed or a "
-                        "QM9 column such as gap (default: from the config)")
+                        "numeric column of the data set, such as QM9's gap (default: from the "
+                        "config)")
     _add_data_options(parser)
     parser.add_argument("--model", choices=["mdlm", "udlm", "ar"], help="masked diffusion "
                         "(mdlm), uniform-noise diffusion (udlm) or the autoregressive baseline "
@@ -78,7 +83,8 @@ def _run_train(args: argparse.Namespace) -> int:
     from molremdm.training.run import load_config, train
 
     overrides = {
-        "data": {"property": args.property, "representation": args.representation,
+        "data": {"property": args.property, "dataset": args.dataset,
+                 "smiles_column": args.smiles_column, "representation": args.representation,
                  "length": args.length},
         "network": {"width": args.width, "depth": args.depth, "kind": args.model},
         "optim": {"max_steps": args.max_steps, "lr": args.lr},
@@ -122,8 +128,9 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
     from molremdm.training.classifier import classifier_config_from_dict, train_classifier
     from molremdm.training.run import read_sections
 
-    overrides = {"data": {"property": args.property, "representation": args.representation,
-                          "length": args.length},
+    overrides = {"data": {"property": args.property, "dataset": args.dataset,
+                          "smiles_column": args.smiles_column,
+                          "representation": args.representation, "length": args.length},
                  "network": {"task": args.task, "process": args.process},
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,

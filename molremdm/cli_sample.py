@@ -71,8 +71,8 @@ def add_commands(commands: argparse._SubParsersAction, formatter: type) -> None:
     sample.add_argument("--precision", choices=["auto", "32", "bf16"], default="auto",
                         help="network precision; auto takes bf16 where the hardware runs it "
                         "natively; categorical draws are always float64")
-    sample.add_argument("--reference", default="qm9", help="novelty reference: qm9, none or a "
-                        "file of SMILES")
+    sample.add_argument("--reference", default="data", help="novelty reference: data (the "
+                        "model's training data set), qm9, none or a file of SMILES")
     sample.add_argument("--out", type=Path, default=Path("samples.csv"),
                         help="CSV of samples (smiles, valid, canonical_smiles, qed, ring_count)")
     sample.add_argument("--json", type=Path, help="JSON file for metrics and sampling parameters")
@@ -130,7 +130,7 @@ def run_sample(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint)
     if model.label_definition is not None:
         logger.info("model labels: %s", model.label_definition.describe())
-    reference = load_reference(args.reference)
+    reference = load_reference(args.reference, model.config.get("data"))
 
     result, smiles = generate(model, settings, progress=not args.no_progress)
     metrics = evaluate_samples(smiles, reference)

@@ -19,7 +19,6 @@ import csv
 import logging
 from pathlib import Path
 
-from molremdm.data.qm9 import reference_smiles
 from molremdm.experiments.generate import SamplingSettings
 from molremdm.experiments.optimize import search
 
@@ -27,7 +26,7 @@ from molremdm.experiments.optimize import search
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="model folder or .ckpt")
-    parser.add_argument("--property", required=True, help="qed, ring_count or a QM9 column")
+    parser.add_argument("--property", required=True, help="qed, ring_count or a numeric column of the model's data set")
     parser.add_argument("--surrogate", help="regressor folder for properties RDKit cannot "
                         "compute")
     parser.add_argument("--lowest", action="store_true", help="minimise the property")
@@ -51,7 +50,7 @@ def main() -> int:
                              cbg_mode="first-order" if args.cbg_approx else "exact")
             for sampler in args.samplers for steps in args.steps for gamma in args.gammas]
     best, candidates = search(args.checkpoint, grid, args.property, args.min_novel,
-                              reference_smiles(), args.surrogate, args.lowest)
+                              surrogate=args.surrogate, lowest=args.lowest)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.with_suffix(".settings.csv").open("w", newline="") as handle:

@@ -1,4 +1,5 @@
-"""Tokenised QM9 tensors with labels and a seeded split, cached on disk.
+"""Tokenised tensors of QM9 or a user's molecule table, with labels and a seeded split, cached
+on disk.
 
 The cache entry is keyed by the processed table's content, the RDKit and SELFIES versions and
 the data configuration (representation, sequence length, label definition, split); a change in
@@ -25,6 +26,7 @@ from molremdm.chem.tokenizer import (
 from molremdm.data.cache import atomic_write_text, cache_dir, json_key
 from molremdm.data.labels import LabelDefinition, make_labels
 from molremdm.data.qm9 import QM9_FILE, load_qm9
+from molremdm.data.table import load_table
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,9 @@ logger = logging.getLogger(__name__)
 class DataConfig:
     """Data set of a model and how it is tokenised, labelled and split."""
 
+    # "qm9" (bundled) or the path of a CSV file of molecules (.csv or .csv.gz)
     dataset: str = "qm9"
+    smiles_column: str = "smiles"  # column of a user CSV that contains the SMILES
     # "smiles" (regex symbols of canonical SMILES) or "selfies" (SELFIES symbols)
     representation: str = "smiles"
     # ids per sequence: the longest QM9 canonical SMILES is 22 symbols + BOS + EOS, the
@@ -46,8 +50,9 @@ class DataConfig:
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset != "qm9":
-            raise ValueError(f"unknown dataset {self.dataset!r}; available: ['qm9']")
+        if self.dataset != "qm9" and not self.dataset.lower().endswith((".csv", ".csv.gz")):
+            raise ValueError(f"invalid dataset {self.dataset!r}: use 'qm9' or the path of a "
+                             "CSV file (.csv or .csv.gz) with a SMILES column")
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"unknown representation {self.representation!r}; available: "
                              f"{list(REPRESENTATIONS)}")
@@ -76,7 +81,32 @@ def stored_data_config(config: DataConfig, prepared: PreparedData) -> dict:
     """Return the data section written into checkpoints: the configuration with the
     representation of the tokenizer actually used, because that decides how a stored model's
     tokens are read."""
-    return {**asdict(config), "representation": prepared.tokenizer.representation}
+    stored = {**asdict(config), "representation": prepared.tokenizer.representation}
+    if config.dataset != "qm9":  # absolute, so novelty can be scored from any folder later
+        stored["dataset"] = str(Path(config.dataset).resolve())
+    return stored
+
+
+def load_molecules(config: DataConfig) -> pd.DataFrame:
+    """Load the molecule table a data config names: bundled QM9 or a user CSV."""
+    if config.dataset == "qm9":
+        return load_qm9(QM9_FILE, config.cache_dir)
+    return load_table(config.dataset, config.smiles_column, config.cache_dir)
+
+
+def dataset_reference(data: dict | None) -> set[str]:
+    """Return the canonical SMILES of the data set a stored model was trained on (the data
+    section of its config; QM9 when there is none), the default reference for novelty."""
+    data = data or {}
+    dataset = data.get("dataset", "qm9")
+    if dataset == "qm9":
+        return set(load_qm9(QM9_FILE)["smiles"])
+    try:
+        return set(load_table(dataset, data.get("smiles_column", "smiles"))["smiles"])
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"the model was trained on {dataset}, which is not found here, so novelty cannot "
+            "be scored against it; pass --reference FILE (or --reference none)") from None
 
 
 def split_indices(num: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +145,7 @@ def _tokenize_all(smiles: list[str], representation: str, length: int
 def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> PreparedData:
     """Tokenise, label and split the data set, reusing the on-disk cache when its key matches."""
     if frame is None:
-        frame = load_qm9(QM9_FILE, config.cache_dir)
+        frame = load_molecules(config)
     if config.property not in frame.columns:
         raise ValueError(f"property {config.property!r} is not a column of the data set; "
                          f"choose one of {sorted(c for c in frame.columns if c != 'smiles')}")
@@ -127,7 +157,8 @@ def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> Prepa
         "rdkit": RDKIT_VERSION, "config": asdict(config),
         **({"selfies": SELFIES_VERSION} if config.representation == "selfies" else {}),
     })
-    path = cache_dir(config.cache_dir) / f"tokens-{config.dataset}-{key}.safetensors"
+    tag = "qm9" if config.dataset == "qm9" else "table"
+    path = cache_dir(config.cache_dir) / f"tokens-{tag}-{key}.safetensors"
     meta_path = path.with_suffix(".json")
     if path.is_file() and meta_path.is_file():
         meta = json.loads(meta_path.read_text())

@@ -6,15 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from molremdm.chem.molecules import RDKIT_VERSION, canonical_smiles, quiet_rdkit
-from molremdm.chem.properties import PROPERTIES
+from molremdm.chem.molecules import RDKIT_VERSION
 from molremdm.data.cache import atomic_write_bytes, atomic_write_text, cache_dir, file_sha256
+from molremdm.data.table import canonical_with_properties
 
 logger = logging.getLogger(__name__)
 
@@ -28,31 +26,8 @@ QM9_PROPERTY_COLUMNS = (
 PROCESSING_VERSION = 1
 
 
-def _canonical_and_properties(smiles: list[str]) -> list[tuple[str | None, float, float]]:
-    rows = []
-    with quiet_rdkit():
-        for raw in smiles:
-            canonical = canonical_smiles(raw)
-            if canonical is None:
-                rows.append((None, np.nan, np.nan))
-                continue
-            rows.append(
-                (canonical, PROPERTIES["qed"](canonical), PROPERTIES["ring_count"](canonical))
-            )
-    return rows
-
-
 def _process(raw: pd.DataFrame, workers: int) -> pd.DataFrame:
-    smiles = raw["smiles"].tolist()
-    chunks = [smiles[i::workers] for i in range(workers)]
-    if workers > 1:
-        with get_context("spawn").Pool(workers) as pool:
-            parts = pool.map(_canonical_and_properties, chunks)
-    else:
-        parts = [_canonical_and_properties(chunks[0])]
-    rows: list = [None] * len(smiles)
-    for offset, part in enumerate(parts):
-        rows[offset::workers] = part
+    rows = canonical_with_properties(raw["smiles"].tolist(), workers)
 
     frame = raw[["mol_id", "smiles", "uncharacterized", *QM9_PROPERTY_COLUMNS]].copy()
     frame = frame.rename(columns={"smiles": "gdb_smiles"})

@@ -27,11 +27,15 @@ def read_samples(path: str | Path) -> list[str | None]:
     return [line.strip() for line in text.splitlines()]
 
 
-def load_reference(spec: str | None) -> set[str] | None:
-    """Load the novelty reference: "qm9" (all of the bundled QM9), "none", or a samples-style
-    file whose valid molecules are canonicalised with the installed RDKit."""
+def load_reference(spec: str | None, data: dict | None = None) -> set[str] | None:
+    """Load the novelty reference: "data" (the data set of a model, given by the data section
+    ``data`` of its config), "qm9" (all of the bundled QM9), "none", or a samples-style file
+    whose valid molecules are canonicalised with the installed RDKit."""
     if spec is None or spec == "none":
         return None
+    if spec == "data":
+        from molremdm.data.prepare import dataset_reference
+        return dataset_reference(data)
     if spec == "qm9":
         from molremdm.data.qm9 import reference_smiles
         return reference_smiles()

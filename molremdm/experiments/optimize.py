@@ -18,6 +18,7 @@ import torch
 from molremdm.chem.metrics import canonicalize_samples, evaluate_samples
 from molremdm.chem.properties import PROPERTIES, compute_property
 from molremdm.chem.tokenizer import TokenizerError, make_tokenizer
+from molremdm.data.prepare import dataset_reference
 from molremdm.experiments.generate import SamplingSettings, generate
 from molremdm.models.checkpoint import LoadedClassifier, load_classifier, load_model
 
@@ -74,11 +75,17 @@ def property_values(name: str, smiles: list[str], surrogate: LoadedClassifier | 
 
 
 def search(checkpoint: str | Path, grid: list[SamplingSettings], property_name: str,
-           min_novel: int, reference: set[str], surrogate: str | Path | None = None,
+           min_novel: int, reference: set[str] | None = None,
+           surrogate: str | Path | None = None,
            lowest: bool = False) -> tuple[Candidate | None, list[Candidate]]:
     """Evaluate every setting; the best has the highest (or lowest) novel-mean property among
-    settings with at least ``min_novel`` novel molecules (None when no setting qualifies)."""
+    settings with at least ``min_novel`` novel molecules (None when no setting qualifies).
+
+    Novelty is scored against ``reference``, by default the model's training data set.
+    """
     model = load_model(checkpoint)
+    if reference is None:
+        reference = dataset_reference(model.config.get("data"))
     regressor = load_classifier(surrogate) if surrogate else None
     candidates = []
     for settings in grid:

@@ -134,7 +134,7 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 
 
 _MODELS: dict[str, Any] = {}
-_REFERENCE: set[str] | None = None
+_REFERENCES: dict[str, set[str]] = {}  # novelty reference per training data set
 
 
 def _init_worker(threads: int) -> None:
@@ -144,19 +144,20 @@ def _init_worker(threads: int) -> None:
 
 def run_setting(job: tuple[str, str, SamplingSettings]) -> dict[str, Any]:
     """Sample and score one setting (in a worker); returns its results row."""
-    global _REFERENCE
     from molremdm.chem.metrics import evaluate_samples
-    from molremdm.data.qm9 import reference_smiles
+    from molremdm.data.prepare import dataset_reference
     from molremdm.experiments.generate import generate, run_record
     from molremdm.models.checkpoint import load_model
 
     key, checkpoint, settings = job
     if checkpoint not in _MODELS:
         _MODELS[checkpoint] = load_model(checkpoint)
-    if _REFERENCE is None:
-        _REFERENCE = reference_smiles()
+    data = _MODELS[checkpoint].config.get("data") or {}
+    dataset = data.get("dataset", "qm9")
+    if dataset not in _REFERENCES:
+        _REFERENCES[dataset] = dataset_reference(data)
     result, smiles = generate(_MODELS[checkpoint], settings)
-    row = run_record(settings, result, evaluate_samples(smiles, _REFERENCE), checkpoint)
+    row = run_record(settings, result, evaluate_samples(smiles, _REFERENCES[dataset]), checkpoint)
     return {"key": key, **row}
 
 
