@@ -9,6 +9,7 @@ with right padding to a fixed length.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,8 @@ import torch
 
 PAD, BOS, EOS, MASK = "<pad>", "<bos>", "<eos>", "<mask>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, MASK)
-SELFIES_VERSION: str = selfies.__version__
+# the installed distribution's version: selfies 2.2.0 still reports "2.1.1" as __version__
+SELFIES_VERSION: str = importlib.metadata.version("selfies")
 
 # One alternative per SMILES symbol: bracket atoms whole, two-letter organic-subset halogens
 # before their one-letter prefixes, "%nn" ring labels as one token, then single characters.
