@@ -78,5 +78,7 @@ def test_prepared_metadata_records_rdkit_and_vocab(qm9, tmp_path):
 
 
 def test_unknown_property_is_rejected(qm9, tmp_path):
-    with pytest.raises(ValueError, match="'logp' is not a column"):
+    with pytest.raises(ValueError, match="'logp' is not a numeric column"):
         prepare_data(DataConfig(cache_dir=str(tmp_path), property="logp"), qm9.iloc[:100])
+    with pytest.raises(ValueError, match=r"'mol_id' is not a numeric column.*'gap'"):
+        prepare_data(DataConfig(cache_dir=str(tmp_path), property="mol_id"), qm9.iloc[:100])

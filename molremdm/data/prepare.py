@@ -142,13 +142,19 @@ def _tokenize_all(smiles: list[str], representation: str, length: int
     return tokenizer, tokens, dropped
 
 
+def numeric_columns(frame: pd.DataFrame) -> list[str]:
+    """Return the sorted names of the columns that can be labelled properties."""
+    return sorted(c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+                  and not pd.api.types.is_bool_dtype(frame[c]))
+
+
 def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> PreparedData:
     """Tokenise, label and split the data set, reusing the on-disk cache when its key matches."""
     if frame is None:
         frame = load_molecules(config)
-    if config.property not in frame.columns:
-        raise ValueError(f"property {config.property!r} is not a column of the data set; "
-                         f"choose one of {sorted(c for c in frame.columns if c != 'smiles')}")
+    if config.property not in numeric_columns(frame):
+        raise ValueError(f"property {config.property!r} is not a numeric column of the data "
+                         f"set; choose one of {numeric_columns(frame)}")
     frame = frame[frame[config.property].notna()].reset_index(drop=True)
 
     content = pd.util.hash_pandas_object(frame[["smiles", config.property]], index=False)
