@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -74,6 +75,12 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
 
+def _table_stem(dataset: str) -> str:
+    """Name runs on a user table after the file ("mine" for mine.csv.gz), so they do not take
+    the QM9 recipe's run name and overwrite its run."""
+    return Path(dataset).name.split(".")[0]
+
+
 def _check_resume(path: Path | None) -> None:
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"checkpoint to resume from {path} not found")
@@ -95,6 +102,9 @@ def _run_train(args: argparse.Namespace) -> int:
     }
     _check_resume(args.resume)
     config = load_config(args.config, overrides)
+    if args.dataset and args.name is None:
+        config = replace(config, run=replace(
+            config.run, name=f"{_table_stem(args.dataset)}-{config.network.kind}"))
     folder = train(config, resume=args.resume)
     print(f"exported model: {folder}")
     return 0
@@ -137,6 +147,9 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
                          "logger": args.logger}}
     _check_resume(args.resume)
     config = classifier_config_from_dict(read_sections(args.config, overrides))
+    if args.dataset and args.name is None:
+        config = replace(config, run=replace(
+            config.run, name=f"{_table_stem(args.dataset)}-classifier-{config.network.process}"))
     folder = train_classifier(config, resume=args.resume)
     print(f"exported classifier: {folder}")
     return 0

@@ -135,6 +135,8 @@ def run_sample(args: argparse.Namespace) -> int:
     result, smiles = generate(model, settings, progress=not args.no_progress)
     metrics = evaluate_samples(smiles, reference)
     record = run_record(settings, result, metrics, str(args.checkpoint))
+    record["reference"] = args.reference
+    record["reference_molecules"] = None if reference is None else len(reference)
     write_outputs(smiles, record, args.out, args.json)
     calls = (f", {result.classifier_calls:.0f} classifier calls per molecule"
              if result.classifier_calls else "")

@@ -82,3 +82,13 @@ def test_unknown_property_is_rejected(qm9, tmp_path):
         prepare_data(DataConfig(cache_dir=str(tmp_path), property="logp"), qm9.iloc[:100])
     with pytest.raises(ValueError, match=r"'mol_id' is not a numeric column.*'gap'"):
         prepare_data(DataConfig(cache_dir=str(tmp_path), property="mol_id"), qm9.iloc[:100])
+
+
+def test_reordered_rows_are_a_new_cache_entry(qm9, tmp_path):
+    frame = qm9.iloc[:300].reset_index(drop=True)
+    config = DataConfig(cache_dir=str(tmp_path))
+    prepare_data(config, frame)
+    reordered = prepare_data(config, frame.iloc[::-1].reset_index(drop=True))
+    decoded = [d.smiles for d in reordered.tokenizer.decode_batch(reordered.tokens)]
+    assert decoded == reordered.smiles
+    assert reordered.smiles[0] == frame["smiles"].iloc[-1]

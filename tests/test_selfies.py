@@ -110,7 +110,7 @@ def test_representation_is_stored():
         DataConfig(representation="inchi")
 
 
-def test_prepare_drops_unencodable_rows(qm9, tmp_path, caplog):
+def test_prepare_drops_unencodable_rows(qm9, tmp_path, caplog, monkeypatch):
     frame = pd.concat([qm9.iloc[:300][["smiles", "ring_count"]],
                        pd.DataFrame({"smiles": [HYPERVALENT_IODINE], "ring_count": [0]})],
                       ignore_index=True)
@@ -123,10 +123,15 @@ def test_prepare_drops_unencodable_rows(qm9, tmp_path, caplog):
     decoded = prepared.tokenizer.decode_batch(prepared.tokens)
     assert [canonical_smiles(d.smiles) for d in decoded] == prepared.smiles
 
-    again = prepare_data(config, frame)  # from the cache
+    def no_tokenising(*args):
+        raise AssertionError("the cached tokens should have been read")
+
+    monkeypatch.setattr("molremdm.data.prepare._tokenize_all", no_tokenising)
+    again = prepare_data(config, frame)
     assert again.tokenizer.vocab == prepared.tokenizer.vocab
     assert torch.equal(again.tokens, prepared.tokens)
     assert again.smiles == prepared.smiles
+    monkeypatch.undo()
     smiles = prepare_data(DataConfig(cache_dir=str(tmp_path)), frame)
     assert len(smiles.smiles) == 301
     assert set(smiles.tokenizer.vocab[4:]).isdisjoint(prepared.tokenizer.vocab[4:])
@@ -179,3 +184,20 @@ def test_other_representation_classifier_rejected(selfies_models, tmp_path, caps
                  "--classifier", str(smiles_classifier), "--gamma", "2"]
     assert main(arguments) == 2
     assert "(smiles, " in capsys.readouterr().err
+
+
+def test_too_short_length_names_longest_molecule(qm9, tmp_path):
+    frame = qm9.iloc[:300][["smiles", "ring_count"]]
+    with pytest.raises(TokenizerError, match=r"the longest, '.+', needs \d+ selfies tokens"):
+        prepare_data(DataConfig(representation="selfies", length=8, cache_dir=str(tmp_path)),
+                     frame)
+
+
+def test_config_must_match_data_representation(small_data, tmp_path):
+    config = config_from_dict({"data": {"representation": "selfies"},
+                               "network": {"width": 32, "depth": 1, "heads": 2},
+                               "optim": {"max_steps": 2, "warmup_steps": 1},
+                               "run": {"output_dir": str(tmp_path), "name": "mismatch"}})
+    with pytest.raises(ValueError, match="tokenised as smiles but the data config asks for "
+                                         "selfies"):
+        train(config, prepared=small_data)

@@ -62,6 +62,16 @@ def test_table_cache_follows_file(table_file, tmp_path):
     assert len(load_table(table_file, cache=cache)) == len(first) + 1
 
 
+def test_gzipped_table_and_reference(table_file, tmp_path):
+    import gzip
+
+    packed = tmp_path / "mine.csv.gz"
+    packed.write_bytes(gzip.compress(table_file.read_bytes()))
+    table = load_table(packed, cache=tmp_path / "cache")
+    assert table["smiles"].tolist() == ["CC(=O)Oc1ccccc1C(=O)O", "CCO", "c1ccccc1"]
+    assert load_reference(str(packed)) == set(table["smiles"])
+
+
 def test_table_errors_name_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.csv not found"):
         load_table(tmp_path / "absent.csv", cache=tmp_path)
@@ -112,9 +122,53 @@ def test_novelty_defaults_to_training_data(trained_on_table, tmp_path):
         out = tmp_path / "s.json"
         assert main([*common, "--json", str(out), "--reference", reference]) == 0
         metrics[reference] = json.loads(out.read_text())
+    assert metrics["data"]["reference_molecules"] == 600
+    assert metrics[str(data)]["reference_molecules"] == 600
+    assert metrics["qm9"]["reference_molecules"] == 133_798
     assert metrics["data"]["num_novel"] == metrics[str(data)]["num_novel"]
     # QM9 contains the 600 training molecules and more, so at most as many samples are novel
     assert metrics["qm9"]["num_novel"] <= metrics["data"]["num_novel"]
+
+
+def test_sweep_scores_against_training_data(trained_on_table, tmp_path):
+    model, data = trained_on_table
+    config = tmp_path / "sweep.yaml"
+    results = tmp_path / "rows.csv"
+    config.write_text(f"name: mine\ncheckpoints: [{model}]\nsteps: [8]\nnum_samples: 64\n"
+                      f"results: {results}\n")
+    assert main(["sweep", "--config", str(config), "--no-progress"]) == 0
+    row = pd.read_csv(results).iloc[0]
+    out = tmp_path / "s.json"
+    assert main(["sample", "--checkpoint", str(model), "-n", "64", "--steps", "8",
+                 "--no-progress", "--out", str(tmp_path / "s.csv"), "--json", str(out)]) == 0
+    single = json.loads(out.read_text())
+    assert row["num_valid"] == single["num_valid"]
+    assert row["num_novel"] == single["num_novel"]
+
+
+def test_evaluate_has_no_training_data(tmp_path, capsys):
+    samples = tmp_path / "s.txt"
+    samples.write_text("CCO\n")
+    assert main(["evaluate", str(samples), "--reference", "data"]) == 2
+    assert "there is no model here" in capsys.readouterr().err
+
+
+def test_classifier_run_named_after_table_and_length_checked(trained_on_table, tmp_path,
+                                                            capsys):
+    model, data = trained_on_table
+    config = tmp_path / "tiny.yaml"
+    config.write_text("network: {width: 32, depth: 1, heads: 2}\n"
+                      "optim: {max_steps: 2, warmup_steps: 1}\n"
+                      "run: {batch_size: 32, val_every_steps: 2}\n")
+    assert main(["train-classifier", "--config", str(config), "--dataset", str(data),
+                 "--property", "gap", "--length", "30", "--output-dir", str(tmp_path)]) == 0
+    classifier = tmp_path / "subset-classifier-masked" / "model"
+    assert (classifier / "config.json").is_file()
+    arguments = ["sample", "--checkpoint", str(model), "-n", "4", "--steps", "4",
+                 "--no-progress", "--out", str(tmp_path / "s.csv"), "--guidance", "cbg",
+                 "--classifier", str(classifier), "--gamma", "2"]
+    assert main(arguments) == 2
+    assert "reads sequences of 30 tokens" in capsys.readouterr().err
 
 
 def test_moved_training_data_asks_for_reference(trained_on_table, tmp_path, capsys):
@@ -128,6 +182,6 @@ def test_moved_training_data_asks_for_reference(trained_on_table, tmp_path, caps
     arguments = ["sample", "--checkpoint", str(moved), "-n", "4", "--steps", "4",
                  "--no-progress", "--out", str(tmp_path / "s.csv")]
     assert main(arguments) == 2
-    assert "pass --reference FILE" in capsys.readouterr().err
+    assert "pass --reference" in capsys.readouterr().err
     assert main([*arguments, "--reference", str(data)]) == 0
     assert pd.read_csv(tmp_path / "s.csv").shape[0] == 4

@@ -9,6 +9,7 @@ because their representation could not be built.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -23,12 +24,16 @@ from molremdm.chem.molecules import RDKIT_VERSION
 from molremdm.chem.tokenizer import (
     REPRESENTATIONS, SELFIES_VERSION, Tokenizer, TokenizerError, make_tokenizer, tokenizer_class,
 )
-from molremdm.data.cache import atomic_write_text, cache_dir, json_key
+from molremdm.data.cache import atomic_write_text, cache_dir, file_sha256, json_key
 from molremdm.data.labels import LabelDefinition, make_labels
 from molremdm.data.qm9 import QM9_FILE, load_qm9
 from molremdm.data.table import load_table
 
 logger = logging.getLogger(__name__)
+
+# Bump when tokenisation changes (a tokenizer's symbols, the dropping rule), so that cached
+# token tensors are rebuilt.
+TOKENS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,17 @@ class PreparedData:
 
 
 def stored_data_config(config: DataConfig, prepared: PreparedData) -> dict:
-    """Return the data section written into checkpoints: the configuration with the
-    representation of the tokenizer actually used, because that decides how a stored model's
-    tokens are read."""
-    stored = {**asdict(config), "representation": prepared.tokenizer.representation}
-    if config.dataset != "qm9":  # absolute, so novelty can be scored from any folder later
+    """Return the data section written into checkpoints. A user table is stored by absolute
+    path and SHA-256, so novelty can be scored against it from any folder later and a changed
+    file is noticed."""
+    if prepared.tokenizer.representation != config.representation:
+        raise ValueError(f"the data passed in is tokenised as {prepared.tokenizer.representation}"
+                         f" but the data config asks for {config.representation}; make them "
+                         "agree")
+    stored = asdict(config)
+    if config.dataset != "qm9":
         stored["dataset"] = str(Path(config.dataset).resolve())
+        stored["sha256"] = file_sha256(config.dataset)
     return stored
 
 
@@ -95,18 +105,24 @@ def load_molecules(config: DataConfig) -> pd.DataFrame:
 
 
 def dataset_reference(data: dict | None) -> set[str]:
-    """Return the canonical SMILES of the data set a stored model was trained on (the data
-    section of its config; QM9 when there is none), the default reference for novelty."""
+    """Return the canonical SMILES of the data set a stored model was trained on, the default
+    reference for novelty. ``data`` is the data section of the model's config; without one the
+    model was trained on QM9."""
     data = data or {}
     dataset = data.get("dataset", "qm9")
     if dataset == "qm9":
-        return set(load_qm9(QM9_FILE)["smiles"])
-    try:
-        return set(load_table(dataset, data.get("smiles_column", "smiles"))["smiles"])
-    except FileNotFoundError:
+        return set(load_qm9(QM9_FILE, data.get("cache_dir"))["smiles"])
+    if not Path(dataset).is_file():
         raise FileNotFoundError(
             f"the model was trained on {dataset}, which is not found here, so novelty cannot "
-            "be scored against it; pass --reference FILE (or --reference none)") from None
+            "be scored against it; pass --reference (in a sweep config: reference) with a CSV "
+            "that has a 'smiles' column, a file of SMILES lines, or none")
+    if data.get("sha256") and file_sha256(dataset) != data["sha256"]:
+        logger.warning("%s changed since the model was trained on it; novelty is scored "
+                       "against its current contents", dataset)
+    # one worker: this may run inside a sweep worker, which cannot start processes
+    return set(load_table(dataset, data.get("smiles_column", "smiles"), data.get("cache_dir"),
+                          workers=1)["smiles"])
 
 
 def split_indices(num: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +137,8 @@ def _tokenize_all(smiles: list[str], representation: str, length: int
     """Build the vocabulary and encode every molecule.
 
     Molecules the representation cannot express are dropped and returned by row index: the
-    SELFIES encoder rejects some that RDKit accepts. A molecule longer than ``length`` raises
-    TokenizerError."""
+    SELFIES encoder rejects some that RDKit accepts. If any molecule is longer than ``length``,
+    TokenizerError names the longest and the length it needs."""
     kind = tokenizer_class(representation)
     symbols, encodable, dropped = [], [], []
     for row, item in enumerate(smiles):
@@ -136,6 +152,16 @@ def _tokenize_all(smiles: list[str], representation: str, length: int
         logger.warning("%s: %d of %d molecules cannot be written in this representation and "
                        "were dropped (first: %r)", representation, len(dropped), len(smiles),
                        smiles[dropped[0]])
+    if not symbols:
+        raise TokenizerError(f"none of the {len(smiles)} molecules can be written as "
+                             f"{representation}")
+    longest = max(range(len(symbols)), key=lambda i: len(symbols[i]))
+    if len(symbols[longest]) + 2 > length:
+        too_long = sum(len(item) + 2 > length for item in symbols)
+        raise TokenizerError(
+            f"{too_long} molecules need more than the sequence length {length}; the longest, "
+            f"{encodable[longest]!r}, needs {len(symbols[longest]) + 2} {representation} tokens "
+            f"with BOS and EOS: set the length (--length) to at least that")
     tokenizer = kind(sorted({s for item in symbols for s in item}))
     tokens = torch.tensor([tokenizer.encode_symbols(item, length, source)
                            for item, source in zip(symbols, encodable)], dtype=torch.long)
@@ -155,12 +181,19 @@ def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> Prepa
     if config.property not in numeric_columns(frame):
         raise ValueError(f"property {config.property!r} is not a numeric column of the data "
                          f"set; choose one of {numeric_columns(frame)}")
-    frame = frame[frame[config.property].notna()].reset_index(drop=True)
+    missing = frame[config.property].isna()
+    if missing.any():
+        logger.warning("%d of %d molecules have no %s value and were left out", int(missing.sum()),
+                       len(frame), config.property)
+        frame = frame[~missing].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(f"no molecule of the data set has a {config.property!r} value")
 
+    # row hashes in order, so a reordered table is a different entry
     content = pd.util.hash_pandas_object(frame[["smiles", config.property]], index=False)
     key = json_key({
-        "content": str(int(content.sum()) % (1 << 62)), "rows": len(frame),
-        "rdkit": RDKIT_VERSION, "config": asdict(config),
+        "content": hashlib.sha256(content.to_numpy().tobytes()).hexdigest(), "rows": len(frame),
+        "tokens_version": TOKENS_VERSION, "rdkit": RDKIT_VERSION, "config": asdict(config),
         **({"selfies": SELFIES_VERSION} if config.representation == "selfies" else {}),
     })
     tag = "qm9" if config.dataset == "qm9" else "table"

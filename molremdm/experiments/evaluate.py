@@ -28,17 +28,26 @@ def read_samples(path: str | Path) -> list[str | None]:
 
 
 def load_reference(spec: str | None, data: dict | None = None) -> set[str] | None:
-    """Load the novelty reference: "data" (the data set of a model, given by the data section
-    ``data`` of its config), "qm9" (all of the bundled QM9), "none", or a samples-style file
-    whose valid molecules are canonicalised with the installed RDKit."""
+    """Load the novelty reference as canonical SMILES from the installed RDKit.
+
+    ``spec`` is one of: "data", the data set of a model, given by the data section ``data`` of
+    its config; "qm9", all of the bundled QM9; "none"; a CSV file (optionally gzipped) with a
+    ``smiles`` column; a text file with one SMILES per line.
+    """
     if spec is None or spec == "none":
         return None
     if spec == "data":
+        if data is None:
+            raise ValueError("reference 'data' means the training data of a model, and there "
+                             "is no model here; pass qm9, none or the training CSV")
         from molremdm.data.prepare import dataset_reference
         return dataset_reference(data)
     if spec == "qm9":
         from molremdm.data.qm9 import reference_smiles
         return reference_smiles()
+    if spec.lower().endswith((".csv", ".csv.gz")):
+        from molremdm.data.table import load_table
+        return set(load_table(spec, workers=1)["smiles"])
     return {c for c in canonicalize_samples(read_samples(spec)) if c is not None}
 
 

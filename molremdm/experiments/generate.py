@@ -121,6 +121,11 @@ def _classifier_guidance(model: LoadedModel, settings: SamplingSettings, base):
                          f"({classifier.representation}, {len(classifier.vocab)} tokens) than "
                          f"model {model.source} ({model.tokenizer.representation}, "
                          f"{len(model.tokenizer)} tokens); train it on the same data")
+    if classifier.network.config.length != model.network.config.length:
+        raise ValueError(f"classifier {settings.classifier} reads sequences of "
+                         f"{classifier.network.config.length} tokens but model {model.source} "
+                         f"writes {model.network.config.length}; train the classifier with the "
+                         "model's --length")
     if classifier.process.name != model.process.name:
         raise ValueError(f"classifier {settings.classifier} was trained on "
                          f"{classifier.process.name} noise but the model uses "

@@ -52,6 +52,9 @@ class SweepConfig:
     precision: str = "auto"  # network: "auto", "32" or "bf16" (draws are float64 either way)
     results: str = "runs/sweeps/results.csv"
     workers: int | None = None  # None: sized to the machine
+    # novelty reference of every row: "data" (each model's training data set), "qm9", "none"
+    # or a file of molecules
+    reference: str = "data"
 
     def settings(self) -> list[tuple[str, SamplingSettings]]:
         """Expand the grid into (checkpoint, settings) pairs; unguided entries ignore gamma."""
@@ -134,30 +137,41 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 
 
 _MODELS: dict[str, Any] = {}
-_REFERENCES: dict[str, set[str]] = {}  # novelty reference per training data set
+_REFERENCES: dict[str, set[str] | None] = {}  # loaded novelty references
+_REFERENCE_SPEC = "data"
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, reference: str = "data") -> None:
+    global _REFERENCE_SPEC
     import torch
     torch.set_num_threads(threads)
+    _REFERENCE_SPEC = reference
+
+
+def _reference(data: dict) -> set[str] | None:
+    """Load (once per worker) the novelty reference of a model with data section ``data``."""
+    from molremdm.experiments.evaluate import load_reference
+
+    key = _REFERENCE_SPEC
+    if key == "data":
+        key = json.dumps([data.get("dataset", "qm9"), data.get("smiles_column", "smiles")])
+    if key not in _REFERENCES:
+        _REFERENCES[key] = load_reference(_REFERENCE_SPEC, data)
+    return _REFERENCES[key]
 
 
 def run_setting(job: tuple[str, str, SamplingSettings]) -> dict[str, Any]:
     """Sample and score one setting (in a worker); returns its results row."""
     from molremdm.chem.metrics import evaluate_samples
-    from molremdm.data.prepare import dataset_reference
     from molremdm.experiments.generate import generate, run_record
     from molremdm.models.checkpoint import load_model
 
     key, checkpoint, settings = job
     if checkpoint not in _MODELS:
         _MODELS[checkpoint] = load_model(checkpoint)
-    data = _MODELS[checkpoint].config.get("data") or {}
-    dataset = data.get("dataset", "qm9")
-    if dataset not in _REFERENCES:
-        _REFERENCES[dataset] = dataset_reference(data)
+    reference = _reference(_MODELS[checkpoint].config.get("data") or {})
     result, smiles = generate(_MODELS[checkpoint], settings)
-    row = run_record(settings, result, evaluate_samples(smiles, _REFERENCES[dataset]), checkpoint)
+    row = run_record(settings, result, evaluate_samples(smiles, reference), checkpoint)
     return {"key": key, **row}
 
 
@@ -200,12 +214,12 @@ def run_sweep(config: SweepConfig, progress: bool = True) -> pd.DataFrame:
     processes, threads = worker_plan(config.workers)
     bar = tqdm(total=len(todo), desc=f"sweep {config.name}", disable=not progress)
     if processes == 1 or len(todo) <= 1:
-        _init_worker(threads)
+        _init_worker(threads, config.reference)
         rows = map(run_setting, todo)
         pool = None
     else:
         pool = get_context("spawn").Pool(processes, initializer=_init_worker,
-                                         initargs=(threads,))
+                                         initargs=(threads, config.reference))
         rows = pool.imap_unordered(run_setting, todo)
     try:
         for row in rows:

@@ -29,7 +29,10 @@ from molremdm.models.transformer import DiffusionTransformer, ModelConfig
 from molremdm.precision import default_device_type
 
 FORMAT = "molremdm-model"
-FORMAT_VERSION = 1
+# Version 2 added the data section's representation. Exports of SMILES models still write 1,
+# so older molremdm versions keep reading them, and SELFIES models write 2, which older
+# versions reject instead of reading SELFIES symbols as SMILES.
+FORMAT_VERSION = 2
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
@@ -74,7 +77,9 @@ def export_model(state_dict: dict[str, torch.Tensor], config: dict, folder: str 
     temporary = folder / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(temporary))
     temporary.replace(folder / WEIGHTS_FILE)
-    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **config, "versions": versions()}
+    selfies = (config.get("data") or {}).get("representation", "smiles") != "smiles"
+    full = {"format": FORMAT, "format_version": 2 if selfies else 1, **config,
+            "versions": versions()}
     atomic_write_text(folder / CONFIG_FILE, json.dumps(full, indent=2))
     return folder
 
