@@ -75,10 +75,20 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                         "(for example OUTPUT_DIR/NAME/checkpoints/last.ckpt; default: start anew)")
 
 
-def _table_stem(dataset: str) -> str:
-    """Name runs on a user table after the file ("mine" for mine.csv.gz), so they do not take
-    the QM9 recipe's run name and overwrite its run."""
-    return Path(dataset).name.split(".")[0]
+def _data_overrides(args: argparse.Namespace) -> dict:
+    """Return the data section overrides shared by train and train-classifier."""
+    return {"property": args.property, "dataset": args.dataset,
+            "smiles_column": args.smiles_column, "representation": args.representation,
+            "length": args.length}
+
+
+def _name_after_table(config, args: argparse.Namespace, suffix: str):
+    """Return the config with its run named after the user table ("mine-mdlm" for mine.csv.gz)
+    when --dataset is given without --name, so it does not overwrite the QM9 recipe's run."""
+    if not args.dataset or args.name is not None:
+        return config
+    stem = Path(args.dataset).name.split(".")[0]
+    return replace(config, run=replace(config.run, name=f"{stem}-{suffix}"))
 
 
 def _check_resume(path: Path | None) -> None:
@@ -90,9 +100,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from molremdm.training.run import load_config, train
 
     overrides = {
-        "data": {"property": args.property, "dataset": args.dataset,
-                 "smiles_column": args.smiles_column, "representation": args.representation,
-                 "length": args.length},
+        "data": _data_overrides(args),
         "network": {"width": args.width, "depth": args.depth, "kind": args.model},
         "optim": {"max_steps": args.max_steps, "lr": args.lr},
         "run": {"batch_size": args.batch_size, "precision": args.precision,
@@ -102,9 +110,7 @@ def _run_train(args: argparse.Namespace) -> int:
     }
     _check_resume(args.resume)
     config = load_config(args.config, overrides)
-    if args.dataset and args.name is None:
-        config = replace(config, run=replace(
-            config.run, name=f"{_table_stem(args.dataset)}-{config.network.kind}"))
+    config = _name_after_table(config, args, config.network.kind)
     folder = train(config, resume=args.resume)
     print(f"exported model: {folder}")
     return 0
@@ -138,18 +144,14 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
     from molremdm.training.classifier import classifier_config_from_dict, train_classifier
     from molremdm.training.run import read_sections
 
-    overrides = {"data": {"property": args.property, "dataset": args.dataset,
-                          "smiles_column": args.smiles_column,
-                          "representation": args.representation, "length": args.length},
+    overrides = {"data": _data_overrides(args),
                  "network": {"task": args.task, "process": args.process},
                  "optim": {"max_steps": args.max_steps},
                  "run": {"output_dir": args.output_dir, "name": args.name,
                          "logger": args.logger}}
     _check_resume(args.resume)
     config = classifier_config_from_dict(read_sections(args.config, overrides))
-    if args.dataset and args.name is None:
-        config = replace(config, run=replace(
-            config.run, name=f"{_table_stem(args.dataset)}-classifier-{config.network.process}"))
+    config = _name_after_table(config, args, f"classifier-{config.network.process}")
     folder = train_classifier(config, resume=args.resume)
     print(f"exported classifier: {folder}")
     return 0

@@ -26,7 +26,7 @@ from molremdm.chem.tokenizer import (
 )
 from molremdm.data.cache import atomic_write_text, cache_dir, file_sha256, json_key
 from molremdm.data.labels import LabelDefinition, make_labels
-from molremdm.data.qm9 import QM9_FILE, load_qm9
+from molremdm.data.qm9 import QM9_FILE, load_qm9, reference_smiles
 from molremdm.data.table import load_table
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def dataset_reference(data: dict | None) -> set[str]:
     data = data or {}
     dataset = data.get("dataset", "qm9")
     if dataset == "qm9":
-        return set(load_qm9(QM9_FILE, data.get("cache_dir"))["smiles"])
+        return reference_smiles(cache=data.get("cache_dir"))
     if not Path(dataset).is_file():
         raise FileNotFoundError(
             f"the model was trained on {dataset}, which is not found here, so novelty cannot "
@@ -178,9 +178,10 @@ def prepare_data(config: DataConfig, frame: pd.DataFrame | None = None) -> Prepa
     """Tokenise, label and split the data set, reusing the on-disk cache when its key matches."""
     if frame is None:
         frame = load_molecules(config)
-    if config.property not in numeric_columns(frame):
+    properties = numeric_columns(frame)
+    if config.property not in properties:
         raise ValueError(f"property {config.property!r} is not a numeric column of the data "
-                         f"set; choose one of {numeric_columns(frame)}")
+                         f"set; choose one of {properties}")
     missing = frame[config.property].isna()
     if missing.any():
         logger.warning("%d of %d molecules have no %s value and were left out", int(missing.sum()),

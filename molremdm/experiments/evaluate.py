@@ -30,9 +30,9 @@ def read_samples(path: str | Path) -> list[str | None]:
 def load_reference(spec: str | None, data: dict | None = None) -> set[str] | None:
     """Load the novelty reference as canonical SMILES from the installed RDKit.
 
-    ``spec`` is one of: "data", the data set of a model, given by the data section ``data`` of
-    its config; "qm9", all of the bundled QM9; "none"; a CSV file (optionally gzipped) with a
-    ``smiles`` column; a text file with one SMILES per line.
+    ``spec`` is "data", "qm9", "none" or a file. "data" is the data set of a model, named by
+    the data section ``data`` of its config, and "qm9" is all of the bundled QM9. A file is a
+    CSV (optionally gzipped) with a ``smiles`` column or a text file with one SMILES per line.
     """
     if spec is None or spec == "none":
         return None

@@ -77,9 +77,9 @@ def export_model(state_dict: dict[str, torch.Tensor], config: dict, folder: str 
     temporary = folder / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(temporary))
     temporary.replace(folder / WEIGHTS_FILE)
-    selfies = (config.get("data") or {}).get("representation", "smiles") != "smiles"
-    full = {"format": FORMAT, "format_version": 2 if selfies else 1, **config,
-            "versions": versions()}
+    representation = (config.get("data") or {}).get("representation", "smiles")
+    version = 1 if representation == "smiles" else FORMAT_VERSION
+    full = {"format": FORMAT, "format_version": version, **config, "versions": versions()}
     atomic_write_text(folder / CONFIG_FILE, json.dumps(full, indent=2))
     return folder
 
